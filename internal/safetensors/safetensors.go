@@ -12,6 +12,7 @@ package safetensors
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -21,7 +22,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
+	"strings"
+	"unicode/utf8"
 )
 
 // MaxHeaderSize bounds the JSON header. Real headers are a few hundred
@@ -88,6 +90,15 @@ type headerEntry struct {
 	DataOffsets [2]int64 `json:"data_offsets"`
 }
 
+// rawEntry is headerEntry as read from a file: pointers and a slice so that a
+// missing field or an offsets array of the wrong length is an error rather
+// than a silent zero.
+type rawEntry struct {
+	DType       *DType  `json:"dtype"`
+	Shape       *[]int  `json:"shape"`
+	DataOffsets []int64 `json:"data_offsets"`
+}
+
 // ReadFile reads and validates the safetensors file at path.
 func ReadFile(path string) (*File, error) {
 	b, err := os.ReadFile(path)
@@ -112,6 +123,15 @@ func Read(r io.Reader) (*File, error) {
 
 // Parse validates b as a safetensors file. Tensors alias b; do not modify b
 // afterwards.
+//
+// Parse is as strict as the reference implementation (huggingface/safetensors),
+// so that a file accepted here loads everywhere: the header is a UTF-8 JSON
+// object followed by nothing but whitespace padding, each name appears once,
+// every entry has a dtype, a shape and exactly two data offsets, and the
+// tensors' byte ranges tile the data section: no overlap, no gap, no trailing
+// bytes. Unclaimed bytes are rejected rather than ignored because an honest
+// writer never leaves any (they mean truncation, concatenation or a bug) and
+// a crafted file can hide a second payload in them.
 func Parse(b []byte) (*File, error) {
 	if len(b) < 8 {
 		return nil, fmt.Errorf("safetensors: file is %d bytes, shorter than the 8-byte header length", len(b))
@@ -125,59 +145,151 @@ func Parse(b []byte) (*File, error) {
 	}
 	header := b[8 : 8+n]
 	data := b[8+n:]
-	var raw map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(header))
-	if err := dec.Decode(&raw); err != nil {
-		return nil, fmt.Errorf("safetensors: header is not a JSON object: %v", err)
+	entries, err := headerEntries(header)
+	if err != nil {
+		return nil, err
 	}
-	f := &File{tensors: make(map[string]*Tensor, len(raw))}
+	f := &File{tensors: make(map[string]*Tensor, len(entries))}
 	type span struct {
 		lo, hi int64
 		name   string
 	}
-	var spans []span
-	for name, msg := range raw {
+	spans := make([]span, 0, len(entries))
+	for _, kv := range entries {
+		name := kv.name
 		if name == "__metadata__" {
-			if err := json.Unmarshal(msg, &f.Metadata); err != nil {
+			if err := json.Unmarshal(kv.value, &f.Metadata); err != nil {
 				return nil, fmt.Errorf("safetensors: __metadata__ is not a map of strings: %v", err)
 			}
 			continue
 		}
-		var e headerEntry
-		if err := json.Unmarshal(msg, &e); err != nil {
+		var e rawEntry
+		if err := json.Unmarshal(kv.value, &e); err != nil {
 			return nil, fmt.Errorf("safetensors: tensor %q: bad header entry: %v", name, err)
 		}
-		size := e.DType.Size()
-		if size == 0 {
-			return nil, fmt.Errorf("safetensors: tensor %q: unknown dtype %q", name, e.DType)
+		switch {
+		case e.DType == nil:
+			return nil, fmt.Errorf("safetensors: tensor %q: header entry has no dtype", name)
+		case e.Shape == nil:
+			return nil, fmt.Errorf("safetensors: tensor %q: header entry has no shape", name)
+		case len(e.DataOffsets) != 2:
+			return nil, fmt.Errorf("safetensors: tensor %q: data_offsets must be [begin, end], got %v", name, e.DataOffsets)
 		}
-		numel := int64(1)
-		for _, d := range e.Shape {
-			if d < 0 {
-				return nil, fmt.Errorf("safetensors: tensor %q: negative dimension in shape %v", name, e.Shape)
-			}
-			if d != 0 && numel > math.MaxInt64/int64(d)/int64(size) {
-				return nil, fmt.Errorf("safetensors: tensor %q: shape %v is absurdly large", name, e.Shape)
-			}
-			numel *= int64(d)
+		dtype, shape := *e.DType, *e.Shape
+		want, err := byteSize(dtype, shape)
+		if err != nil {
+			return nil, fmt.Errorf("safetensors: tensor %q: %v", name, err)
 		}
 		lo, hi := e.DataOffsets[0], e.DataOffsets[1]
-		if lo < 0 || hi < lo || hi > int64(len(data)) {
+		if hi < lo {
+			return nil, fmt.Errorf("safetensors: tensor %q: data offsets [%d, %d) end before they begin", name, lo, hi)
+		}
+		if lo < 0 || hi > int64(len(data)) {
 			return nil, fmt.Errorf("safetensors: tensor %q: data offsets [%d, %d) lie outside the %d-byte data section", name, lo, hi, len(data))
 		}
-		if hi-lo != numel*int64(size) {
-			return nil, fmt.Errorf("safetensors: tensor %q: shape %v of %s needs %d bytes, offsets give %d", name, e.Shape, e.DType, numel*int64(size), hi-lo)
+		if hi-lo != want {
+			return nil, fmt.Errorf("safetensors: tensor %q: shape %v of %s needs %d bytes, offsets give %d", name, shape, dtype, want, hi-lo)
 		}
-		f.tensors[name] = &Tensor{Name: name, DType: e.DType, Shape: e.Shape, Data: data[lo:hi:hi]}
+		f.tensors[name] = &Tensor{Name: name, DType: dtype, Shape: shape, Data: data[lo:hi:hi]}
 		spans = append(spans, span{lo, hi, name})
 	}
-	sort.Slice(spans, func(i, j int) bool { return spans[i].lo < spans[j].lo })
-	for i := 1; i < len(spans); i++ {
-		if spans[i].lo < spans[i-1].hi {
-			return nil, fmt.Errorf("safetensors: tensors %q and %q overlap", spans[i-1].name, spans[i].name)
+	// Sorting by (begin, end) puts a zero-size tensor before a real one at
+	// the same offset, so that sharing an offset is not mistaken for overlap.
+	slices.SortFunc(spans, func(a, b span) int {
+		return cmp.Or(cmp.Compare(a.lo, b.lo), cmp.Compare(a.hi, b.hi), strings.Compare(a.name, b.name))
+	})
+	var end int64
+	prev := -1
+	for i, s := range spans {
+		switch {
+		case s.lo < end:
+			p := spans[prev]
+			return nil, fmt.Errorf("safetensors: tensors %q [%d, %d) and %q [%d, %d) overlap", p.name, p.lo, p.hi, s.name, s.lo, s.hi)
+		case s.lo > end && prev < 0:
+			return nil, fmt.Errorf("safetensors: the first %d bytes of the data section belong to no tensor (tensor %q starts at %d)", s.lo, s.name, s.lo)
+		case s.lo > end:
+			return nil, fmt.Errorf("safetensors: %d bytes between tensors %q and %q belong to no tensor", s.lo-end, spans[prev].name, s.name)
 		}
+		end, prev = s.hi, i
+	}
+	if end != int64(len(data)) {
+		return nil, fmt.Errorf("safetensors: the last %d bytes of the %d-byte data section belong to no tensor (truncated header or appended data?)", int64(len(data))-end, len(data))
 	}
 	return f, nil
+}
+
+type keyedValue struct {
+	name  string
+	value json.RawMessage
+}
+
+// headerEntries splits the header object into its members in file order.
+// It walks the tokens itself because decoding into a map would silently keep
+// the last of two members with the same name, and a duplicate name is
+// exactly how a crafted file shows one loader different weights than another.
+func headerEntries(header []byte) ([]keyedValue, error) {
+	if !utf8.Valid(header) {
+		return nil, errors.New("safetensors: header is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(header))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: header is not JSON: %v", err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, fmt.Errorf("safetensors: header is not a JSON object: it starts with %v", tok)
+	}
+	var out []keyedValue
+	seen := make(map[string]bool)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("safetensors: header is not JSON: %v", err)
+		}
+		name, ok := tok.(string)
+		if !ok {
+			return nil, fmt.Errorf("safetensors: header is not JSON: object key %v is not a string", tok)
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("safetensors: name %q appears twice in the header", name)
+		}
+		seen[name] = true
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, fmt.Errorf("safetensors: header is not JSON: %v", err)
+		}
+		out = append(out, keyedValue{name, v})
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, fmt.Errorf("safetensors: header is not JSON: %v", err)
+	}
+	// Writers pad the header with spaces to align the data; anything else
+	// after the object is not part of the format.
+	if rest := bytes.TrimLeft(header[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		return nil, fmt.Errorf("safetensors: header has %d bytes of non-whitespace after the JSON object", len(rest))
+	}
+	return out, nil
+}
+
+// byteSize is the number of bytes a tensor of dtype and shape occupies. It
+// fails for an unknown dtype, a negative dimension, or a size that overflows
+// int64 (the reference implementation rejects the same overflow).
+func byteSize(dtype DType, shape []int) (int64, error) {
+	size := int64(dtype.Size())
+	if size == 0 {
+		return 0, fmt.Errorf("unknown dtype %q", dtype)
+	}
+	n := size
+	for _, d := range shape {
+		if d < 0 {
+			return 0, fmt.Errorf("negative dimension in shape %v", shape)
+		}
+		if d != 0 && n > math.MaxInt64/int64(d) {
+			return 0, fmt.Errorf("shape %v of %s overflows a 64-bit byte count", shape, dtype)
+		}
+		n *= int64(d)
+	}
+	return n, nil
 }
 
 // Names returns the tensor names in sorted order.
@@ -292,10 +404,17 @@ func FromInt64(name string, data []int64, shape ...int) Tensor {
 }
 
 // Write writes tensors and metadata in safetensors format, tensors laid out
-// in the order given. Names must be unique and byte counts must match shapes.
+// in the order given. Names must be unique valid UTF-8 and byte counts must
+// match shapes. Write refuses anything Parse would refuse, so that what it
+// writes can always be read back.
 func Write(w io.Writer, tensors []Tensor, metadata map[string]string) error {
 	header := make(map[string]any, len(tensors)+1)
 	if len(metadata) > 0 {
+		for k, v := range metadata {
+			if !utf8.ValidString(k) || !utf8.ValidString(v) {
+				return fmt.Errorf("safetensors: metadata entry %q: key or value is not valid UTF-8", k)
+			}
+		}
 		header["__metadata__"] = metadata
 	}
 	var off int64
@@ -304,13 +423,19 @@ func Write(w io.Writer, tensors []Tensor, metadata map[string]string) error {
 		if t.Name == "__metadata__" {
 			return fmt.Errorf("safetensors: %q is reserved", t.Name)
 		}
+		// JSON encoding would silently replace invalid bytes, so the name
+		// read back would differ from the name written.
+		if !utf8.ValidString(t.Name) {
+			return fmt.Errorf("safetensors: tensor name %q is not valid UTF-8", t.Name)
+		}
 		if _, dup := header[t.Name]; dup {
 			return fmt.Errorf("safetensors: tensor %q written twice", t.Name)
 		}
-		if t.DType.Size() == 0 {
-			return fmt.Errorf("safetensors: tensor %q: unknown dtype %q", t.Name, t.DType)
+		want, err := byteSize(t.DType, t.Shape)
+		if err != nil {
+			return fmt.Errorf("safetensors: tensor %q: %v", t.Name, err)
 		}
-		if want := t.Numel() * t.DType.Size(); want != len(t.Data) {
+		if want != int64(len(t.Data)) {
 			return fmt.Errorf("safetensors: tensor %q: shape %v of %s needs %d bytes, has %d", t.Name, t.Shape, t.DType, want, len(t.Data))
 		}
 		shape := t.Shape
@@ -320,14 +445,22 @@ func Write(w io.Writer, tensors []Tensor, metadata map[string]string) error {
 		header[t.Name] = headerEntry{DType: t.DType, Shape: shape, DataOffsets: [2]int64{off, off + int64(len(t.Data))}}
 		off += int64(len(t.Data))
 	}
-	hb, err := json.Marshal(header)
-	if err != nil {
+	// No HTML escaping: the reference writer emits "<" as is, and escaping
+	// would make the header up to six times longer than the names.
+	var hbuf bytes.Buffer
+	enc := json.NewEncoder(&hbuf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(header); err != nil {
 		return err
 	}
+	hb := bytes.TrimSuffix(hbuf.Bytes(), []byte("\n"))
 	// Pad the header with spaces to a multiple of 8 so that the data section
 	// is aligned, as the reference implementation does.
 	for len(hb)%8 != 0 {
 		hb = append(hb, ' ')
+	}
+	if len(hb) > MaxHeaderSize {
+		return fmt.Errorf("safetensors: header of %d bytes exceeds the %d-byte limit readers enforce", len(hb), MaxHeaderSize)
 	}
 	var lenBuf [8]byte
 	binary.LittleEndian.PutUint64(lenBuf[:], uint64(len(hb)))
@@ -347,8 +480,14 @@ func Write(w io.Writer, tensors []Tensor, metadata map[string]string) error {
 
 // WriteFile writes the file atomically: to a temporary file in the same
 // folder, synced, then renamed over path, so that a crash never leaves a
-// half-written file where a good one was.
+// half-written file where a good one was. The file gets the permissions of
+// the file it replaces, or 0644 for a new file (a temporary file is created
+// 0600, which would hide weights from other users).
 func WriteFile(path string, tensors []Tensor, metadata map[string]string) (err error) {
+	perm := os.FileMode(0o644)
+	if fi, err := os.Stat(path); err == nil {
+		perm = fi.Mode().Perm()
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
@@ -364,6 +503,9 @@ func WriteFile(path string, tensors []Tensor, metadata map[string]string) (err e
 		return err
 	}
 	if err = bw.Flush(); err != nil {
+		return err
+	}
+	if err = tmp.Chmod(perm); err != nil {
 		return err
 	}
 	if err = tmp.Sync(); err != nil {
