@@ -117,7 +117,7 @@ func TestRoundRepeats(t *testing.T) {
 
 func TestScaleResolution(t *testing.T) {
 	assert.Equal(t, 224, ScaleResolution(224, 1))
-	assert.Equal(t, 258, ScaleResolution(224, 1.15))  // 257.6
+	assert.Equal(t, 258, ScaleResolution(224, 1.15))   // 257.6
 	assert.Equal(t, 296, ScaleResolution(224, 1.3225)) // 296.24
 	assert.Equal(t, 1, ScaleResolution(224, 1e-9))
 }
