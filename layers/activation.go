@@ -1,0 +1,206 @@
+package layers
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/effnet-go/effnet/internal/parallel"
+	"github.com/effnet-go/effnet/internal/tensor"
+)
+
+// ewGrain is the smallest number of elements an elementwise loop hands to
+// one goroutine: below about 16k cheap operations the cost of starting a
+// goroutine (~1µs) outweighs the work.
+const ewGrain = 1 << 14
+
+// backwardWithoutTrainForward is the error of a Backward that has no Train
+// mode Forward to differentiate: the saved state is missing or belongs to
+// an Eval pass, and silently using it would give wrong gradients.
+func backwardWithoutTrainForward(layer string) error {
+	return fmt.Errorf("%s: Backward called without a preceding Forward in Train mode", layer)
+}
+
+// gradShapeError reports an upstream gradient whose shape differs from the
+// output of the last Forward.
+func gradShapeError(layer string, want, got []int) error {
+	return &ShapeError{Layer: layer, Want: fmt.Sprint(want), Got: append([]int(nil), got...), Argument: "gradient"}
+}
+
+// Activation selects an elementwise nonlinearity.
+type Activation int
+
+const (
+	Identity Activation = iota // x
+	ReLU                       // max(x, 0)
+	ReLU6                      // min(max(x, 0), 6), MobileNet's clipped ReLU
+	Sigmoid                    // 1 / (1 + e^-x)
+	SiLU                       // x·sigmoid(x), also called swish; EfficientNet's activation
+)
+
+func (a Activation) String() string {
+	switch a {
+	case Identity:
+		return "Identity"
+	case ReLU:
+		return "ReLU"
+	case ReLU6:
+		return "ReLU6"
+	case Sigmoid:
+		return "Sigmoid"
+	case SiLU:
+		return "SiLU"
+	}
+	return fmt.Sprintf("Activation(%d)", int(a))
+}
+
+// NewActivation returns a layer without parameters that applies kind to
+// every element of an input of any shape; the output has the input's
+// shape. It panics if kind is not one of the Activation constants.
+//
+// Backward reads the input tensor given to the last Forward, so that tensor
+// must not change in between (layers only rewrite their outputs on their
+// own next Forward, so chaining layers is safe).
+func NewActivation[T Float](kind Activation) Layer[T] {
+	if kind < Identity || kind > SiLU {
+		panic(fmt.Sprintf("layers: unknown activation %d", int(kind)))
+	}
+	a := &activation[T]{kind: kind}
+	a.fwd = a.forwardRange
+	a.bwd = a.backwardRange
+	return a
+}
+
+// activation is the layer behind NewActivation. Its loop bodies are method
+// values made once in NewActivation, so that handing them to parallel.For
+// does not allocate a closure per call.
+type activation[T Float] struct {
+	kind  Activation
+	train bool
+	ready bool
+
+	x, y, dx, dy *Tensor[T]
+	// s holds sigmoid(x) from a Train Forward of Sigmoid and SiLU, so that
+	// Backward does not evaluate the exponential a second time.
+	s *Tensor[T]
+
+	fwd, bwd func(lo, hi int)
+}
+
+func (a *activation[T]) String() string { return a.kind.String() }
+
+func (a *activation[T]) Params() []*Param[T] { return nil }
+
+func (a *activation[T]) Forward(x *Tensor[T], mode Mode) (*Tensor[T], error) {
+	a.x, a.train = x, mode == Train
+	a.y = tensor.Ensure(a.y, x.Shape...)
+	if a.train && (a.kind == SiLU || a.kind == Sigmoid) {
+		a.s = tensor.Ensure(a.s, x.Shape...)
+	}
+	parallel.For(x.Len(), ewGrain, a.fwd)
+	a.ready = a.train
+	if !a.train {
+		a.x = nil // Eval keeps no reference to the caller's tensor
+	}
+	return a.y, nil
+}
+
+func (a *activation[T]) Backward(dy *Tensor[T]) (*Tensor[T], error) {
+	if !a.ready {
+		return nil, backwardWithoutTrainForward(a.String())
+	}
+	if !dy.HasShape(a.x.Shape...) {
+		return nil, gradShapeError(a.String(), a.x.Shape, dy.Shape)
+	}
+	a.dy = dy
+	a.dx = tensor.Ensure(a.dx, a.x.Shape...)
+	parallel.For(dy.Len(), ewGrain, a.bwd)
+	a.dy = nil
+	return a.dx, nil
+}
+
+// actSigmoid is the logistic function evaluated in float64. The form
+// 1/(1+e^-v) cannot produce NaN for finite v: e^-v overflows to +Inf for
+// v < -709 and the quotient is then the correct limit 0.
+func actSigmoid[T Float](v T) T {
+	return T(1 / (1 + math.Exp(-float64(v))))
+}
+
+func (a *activation[T]) forwardRange(lo, hi int) {
+	x, y := a.x.Data[lo:hi], a.y.Data[lo:hi]
+	switch a.kind {
+	case Identity:
+		copy(y, x)
+	case ReLU:
+		for i, v := range x {
+			if v < 0 { // written so that NaN propagates, as in PyTorch
+				v = 0
+			}
+			y[i] = v
+		}
+	case ReLU6:
+		for i, v := range x {
+			if v < 0 {
+				v = 0
+			} else if v > 6 {
+				v = 6
+			}
+			y[i] = v
+		}
+	case Sigmoid:
+		for i, v := range x {
+			y[i] = actSigmoid(v)
+		}
+		if a.train {
+			copy(a.s.Data[lo:hi], y)
+		}
+	case SiLU:
+		if a.train {
+			s := a.s.Data[lo:hi]
+			for i, v := range x {
+				g := actSigmoid(v)
+				s[i] = g
+				y[i] = v * g
+			}
+		} else {
+			for i, v := range x {
+				y[i] = v * actSigmoid(v)
+			}
+		}
+	}
+}
+
+func (a *activation[T]) backwardRange(lo, hi int) {
+	x, dy, dx := a.x.Data[lo:hi], a.dy.Data[lo:hi], a.dx.Data[lo:hi]
+	switch a.kind {
+	case Identity:
+		copy(dx, dy)
+	case ReLU:
+		// The derivative at 0 is taken as 0, matching PyTorch.
+		for i, v := range x {
+			if v > 0 {
+				dx[i] = dy[i]
+			} else {
+				dx[i] = 0
+			}
+		}
+	case ReLU6:
+		for i, v := range x {
+			if v > 0 && v < 6 {
+				dx[i] = dy[i]
+			} else {
+				dx[i] = 0
+			}
+		}
+	case Sigmoid:
+		s := a.s.Data[lo:hi]
+		for i, g := range s {
+			dx[i] = dy[i] * g * (1 - g)
+		}
+	case SiLU:
+		// d/dx x·σ(x) = σ + x·σ·(1-σ) = σ·(1 + x·(1-σ)).
+		s := a.s.Data[lo:hi]
+		for i, g := range s {
+			dx[i] = dy[i] * g * (1 + x[i]*(1-g))
+		}
+	}
+}
