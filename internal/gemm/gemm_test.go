@@ -1,0 +1,272 @@
+package gemm
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// problem is one random Gemm call with strided operands.
+type problem struct {
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    float32
+	a, b, c        []float32
+	lda, ldb, ldc  int
+}
+
+func (p problem) String() string {
+	return fmt.Sprintf("tA=%v tB=%v m=%d n=%d k=%d alpha=%v beta=%v lda=%d ldb=%d ldc=%d",
+		p.transA, p.transB, p.m, p.n, p.k, p.alpha, p.beta, p.lda, p.ldb, p.ldc)
+}
+
+// newProblem builds operands whose slices end exactly at the last element
+// they may touch, with leading dimensions padded by up to pad elements.
+// With beta == 0 C starts as NaN, which any read of C would propagate.
+func newProblem(rnd *rand.Rand, transA, transB bool, m, n, k int, alpha, beta float32, pad int) problem {
+	p := problem{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta}
+	rowsA, colsA := m, k
+	if transA {
+		rowsA, colsA = k, m
+	}
+	rowsB, colsB := k, n
+	if transB {
+		rowsB, colsB = n, k
+	}
+	p.lda = max(1, colsA) + rnd.IntN(pad+1)
+	p.ldb = max(1, colsB) + rnd.IntN(pad+1)
+	p.ldc = max(1, n) + rnd.IntN(pad+1)
+	fill := func(rows, cols, ld int) []float32 {
+		if rows == 0 || cols == 0 {
+			return nil
+		}
+		s := make([]float32, (rows-1)*ld+cols)
+		for i := range s {
+			s[i] = float32(rnd.NormFloat64())
+		}
+		return s
+	}
+	p.a = fill(rowsA, colsA, p.lda)
+	p.b = fill(rowsB, colsB, p.ldb)
+	p.c = fill(m, n, p.ldc)
+	if beta == 0 {
+		for i := range p.c {
+			p.c[i] = float32(math.NaN())
+		}
+	}
+	return p
+}
+
+func (p problem) at(x []float32, ld int, trans bool, i, j int) float64 {
+	if trans {
+		i, j = j, i
+	}
+	return float64(x[i*ld+j])
+}
+
+// check runs got = sgemm(...) on a copy of p.c and compares it with a
+// float64 triple loop. Each element must be within
+//
+//	(k+4)·2⁻²⁴ · (|alpha|·Σ_p |a_ip·b_pj| + |beta·c_ij|)
+//
+// of the exact result: the worst-case rounding bound of a length-k float32
+// dot product (k roundings of unit 2⁻²⁴, FMA or not, in any order), plus the
+// alpha and beta products, the final sum and the addition of partial
+// products when k is split. It holds for every input, so the test cannot
+// flake, while an indexing or packing error gives relative errors near 1.
+// Entries of c outside the m×n block (the ldc padding) must be untouched.
+func check(t *testing.T, kern *microKernel, workers int, p problem) {
+	t.Helper()
+	got := append([]float32(nil), p.c...)
+	sgemm(kern, workers, p.transA, p.transB, p.m, p.n, p.k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, got, p.ldc)
+	const u = 0x1p-24
+	for i := 0; i < p.m; i++ {
+		for j := 0; j < p.n; j++ {
+			var sum, mag float64
+			for q := 0; q < p.k; q++ {
+				v := p.at(p.a, p.lda, p.transA, i, q) * p.at(p.b, p.ldb, p.transB, q, j)
+				sum += v
+				mag += math.Abs(v)
+			}
+			want := float64(p.alpha) * sum
+			bound := math.Abs(float64(p.alpha)) * mag
+			if p.beta != 0 {
+				cij := float64(p.c[i*p.ldc+j])
+				want += float64(p.beta) * cij
+				bound += math.Abs(float64(p.beta) * cij)
+			}
+			tol := float64(p.k+4) * u * bound
+			g := float64(got[i*p.ldc+j])
+			if math.IsNaN(g) || math.Abs(g-want) > tol {
+				require.Failf(t, "wrong element", "%s kernel=%s workers=%d: c[%d,%d] = %v, want %v ± %v",
+					p, kern.name, workers, i, j, g, want, tol)
+			}
+		}
+		for j := p.n; j < p.ldc && i < p.m-1; j++ {
+			idx := i*p.ldc + j
+			if math.Float32bits(got[idx]) != math.Float32bits(p.c[idx]) {
+				require.Failf(t, "padding written", "%s kernel=%s: c[%d] changed", p, kern.name, idx)
+			}
+		}
+	}
+}
+
+var scalars = [][2]float32{{1, 0}, {1, 1}, {-0.5, 0}, {2, -1.5}, {0.75, 0.25}}
+
+// TestKernelsSmall covers every transpose combination and edge shape with
+// every kernel this build runs, serially and split.
+func TestKernelsSmall(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	dims := []int{1, 2, 3, 5, 6, 7, 11, 12, 13, 16, 17, 31, 32, 33, 47}
+	for _, kern := range kernels() {
+		for _, tA := range []bool{false, true} {
+			for _, tB := range []bool{false, true} {
+				for range 60 {
+					m := dims[rnd.IntN(len(dims))]
+					n := dims[rnd.IntN(len(dims))]
+					k := dims[rnd.IntN(len(dims))]
+					s := scalars[rnd.IntN(len(scalars))]
+					p := newProblem(rnd, tA, tB, m, n, k, s[0], s[1], 3)
+					check(t, kern, 1, p)
+				}
+			}
+		}
+	}
+}
+
+// TestKernelsBlocked uses shapes larger than the blocking sizes so that
+// every loop of the blocked driver runs more than once and ends ragged, and
+// shapes that take every parallel split.
+func TestKernelsBlocked(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(3, 4))
+	type shape struct{ m, n, k int }
+	shapes := []shape{
+		{300, 70, 600}, // k > kc twice, m > mc
+		{37, 2100, 20}, // n > nc
+		{1, 500, 300},  // m = 1
+		{400, 1, 300},  // n = 1
+		{700, 40, 64},  // split M
+		{12, 300, 200}, // split N
+		{12, 16, 5000}, // split K
+		{24, 40, 3000}, // split K with 3 workers
+		{4, 4, 40000},  // split K for any tile size
+		{150, 97, 1},   // k = 1
+		{97, 130, 517}, // odd everything
+		{6000, 24, 96}, // a B0-like skinny product
+	}
+	seen := map[splitKind]bool{}
+	for _, kern := range kernels() {
+		for _, sh := range shapes {
+			for _, workers := range []int{1, 2, 3} {
+				tA, tB := rnd.IntN(2) == 0, rnd.IntN(2) == 0
+				s := scalars[rnd.IntN(len(scalars))]
+				p := newProblem(rnd, tA, tB, sh.m, sh.n, sh.k, s[0], s[1], 5)
+				split, _ := chooseSplit(kern, workers, sh.m, sh.n, sh.k)
+				seen[split] = true
+				check(t, kern, workers, p)
+			}
+		}
+	}
+	for _, s := range []splitKind{splitNone, splitM, splitN, splitK} {
+		require.True(t, seen[s], "split %d never exercised", s)
+	}
+}
+
+// TestZeroK checks the k = 0 and alpha = 0 cases: C = beta·C, and beta = 0
+// must clear C even when it holds NaN.
+func TestZeroK(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(5, 6))
+	for _, kern := range kernels() {
+		for _, s := range [][2]float32{{1, 0}, {1, 2}, {0, 0}, {0, -1}} {
+			for _, k := range []int{0, 7} {
+				alpha := s[0]
+				if k == 0 {
+					alpha = 1
+				}
+				p := newProblem(rnd, false, true, 9, 13, k, alpha, s[1], 2)
+				check(t, kern, 2, p)
+			}
+		}
+	}
+}
+
+// TestFastMatchesFallback compares each assembly kernel with the portable
+// Go kernel on the same inputs. Both compute every element as a k-long
+// float32 sum, so they agree within twice the rounding bound of check.
+func TestFastMatchesFallback(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(7, 8))
+	for _, kern := range kernels() {
+		if kern == &goKernel {
+			continue
+		}
+		for range 20 {
+			m, n, k := 1+rnd.IntN(200), 1+rnd.IntN(200), 1+rnd.IntN(400)
+			p := newProblem(rnd, rnd.IntN(2) == 0, rnd.IntN(2) == 0, m, n, k, 1.5, 0.5, 4)
+			fast := append([]float32(nil), p.c...)
+			slow := append([]float32(nil), p.c...)
+			sgemm(kern, 2, p.transA, p.transB, m, n, k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, fast, p.ldc)
+			sgemm(&goKernel, 1, p.transA, p.transB, m, n, k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, slow, p.ldc)
+			for i := range m {
+				for j := range n {
+					var mag float64
+					for q := range k {
+						mag += math.Abs(p.at(p.a, p.lda, p.transA, i, q) * p.at(p.b, p.ldb, p.transB, q, j))
+					}
+					mag = float64(p.alpha)*mag + math.Abs(float64(p.beta*p.c[i*p.ldc+j]))
+					tol := 2 * float64(k+4) * 0x1p-24 * mag
+					d := math.Abs(float64(fast[i*p.ldc+j]) - float64(slow[i*p.ldc+j]))
+					require.LessOrEqual(t, d, tol, "%s kernel=%s c[%d,%d]", p, kern.name, i, j)
+				}
+			}
+		}
+	}
+}
+
+// TestGemm goes through the exported entry point for both element types.
+func TestGemm(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(9, 10))
+	p := newProblem(rnd, true, false, 33, 45, 70, 1, 0.5, 3)
+	got := append([]float32(nil), p.c...)
+	Gemm(p.transA, p.transB, p.m, p.n, p.k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, got, p.ldc)
+	want := append([]float32(nil), p.c...)
+	sgemm(&goKernel, 1, p.transA, p.transB, p.m, p.n, p.k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, want, p.ldc)
+	// Same bound as TestFastMatchesFallback with |a|,|b|,|c| ~ 1: the
+	// entries are N(0,1) products summed 70 times, so Σ|a·b| stays below
+	// 200 and 2·74·2⁻²⁴·200 < 2e-3.
+	require.InDeltaSlice(t, want, got, 2e-3)
+
+	a := []float64{1, 2, 3, 4, 5, 6}    // 2×3
+	b := []float64{1, 0, 0, 1, 1, 1}    // 3×2
+	c := []float64{math.NaN(), 0, 0, 0} // beta = 0 ignores the NaN
+	Gemm(false, false, 2, 2, 3, 1, a, 3, b, 2, 0, c, 2)
+	// Small integers: float64 arithmetic is exact.
+	require.Equal(t, []float64{4, 5, 10, 11}, c)
+}
+
+func TestGemmPanicsOnShortSlice(t *testing.T) {
+	require.Panics(t, func() {
+		Gemm(false, false, 2, 2, 2, float32(1), make([]float32, 3), 2, make([]float32, 4), 2, 0, make([]float32, 4), 2)
+	})
+}
+
+// TestSteadyStateAllocs checks that a serial call allocates nothing once the
+// workspace pool is warm, and that a parallel call allocates only the
+// closures of the goroutines it starts.
+func TestSteadyStateAllocs(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(11, 12))
+	p := newProblem(rnd, false, true, 600, 96, 64, 1, 0, 0)
+	kern := kernels()[0]
+	serial := testing.AllocsPerRun(20, func() {
+		sgemm(kern, 1, false, true, p.m, p.n, p.k, 1, p.a, p.lda, p.b, p.ldb, 0, p.c, p.ldc)
+	})
+	require.Zero(t, serial)
+	parallel := testing.AllocsPerRun(20, func() {
+		sgemm(kern, 2, false, true, p.m, p.n, p.k, 1, p.a, p.lda, p.b, p.ldb, 0, p.c, p.ldc)
+	})
+	// One closure for the one extra goroutine; a GC emptying the pools
+	// during the run may add a refill, hence the slack of one.
+	require.LessOrEqual(t, parallel, 2.0)
+}

@@ -1,0 +1,99 @@
+package gemm
+
+// microKernel computes one register tile of C from a packed A micro-panel
+// and a packed B micro-panel.
+//
+// The packed A micro-panel holds kc steps of mr floats (column p of the tile
+// rows is contiguous); the packed B micro-panel holds kc steps of width
+// floats, where width is panelWidth(cols) for a panel with cols valid
+// columns. Padding lanes of both panels are zero.
+type microKernel struct {
+	name string
+	// mr×nr is the register tile.
+	mr, nr int
+	// kc, mc and nc are the cache blocking sizes (see doc.go). mc is a
+	// multiple of mr, nc a multiple of nr.
+	kc, mc, nc int
+	// half reports whether a B panel with at most nr/2 valid columns is
+	// packed nr/2 wide (the kernel then runs a half-width loop).
+	half bool
+	// run computes c[i*ldc+j] = alpha·(A·B)[i,j] + beta·c[i*ldc+j] for
+	// i < rows ≤ mr and j < cols ≤ nr. beta == 0 must not read c.
+	run func(kc int, a, b []float32, c []float32, ldc int, alpha, beta float32, rows, cols int)
+}
+
+// panelWidth is the packed width of a B micro-panel with cols valid columns.
+func (k *microKernel) panelWidth(cols int) int {
+	if k.half && cols <= k.nr/2 {
+		return k.nr / 2
+	}
+	return k.nr
+}
+
+// goKernel is the portable kernel: a 4×4 register tile in plain Go. Sixteen
+// scalar accumulators plus the four A and four B values fit the sixteen
+// floating-point registers that amd64 and arm64 code can use without
+// spilling most of them.
+var goKernel = microKernel{
+	name: "go4x4",
+	mr:   4, nr: 4,
+	kc: 256, mc: 128, nc: 1024,
+	run: kernelGo4x4,
+}
+
+func kernelGo4x4(kc int, a, b []float32, c []float32, ldc int, alpha, beta float32, rows, cols int) {
+	var c00, c01, c02, c03 float32
+	var c10, c11, c12, c13 float32
+	var c20, c21, c22, c23 float32
+	var c30, c31, c32, c33 float32
+	a = a[:4*kc]
+	b = b[:4*kc]
+	for p := 0; p < kc; p++ {
+		ap := a[4*p : 4*p+4 : 4*p+4]
+		bp := b[4*p : 4*p+4 : 4*p+4]
+		a0, a1, a2, a3 := ap[0], ap[1], ap[2], ap[3]
+		b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
+		c00 += a0 * b0
+		c01 += a0 * b1
+		c02 += a0 * b2
+		c03 += a0 * b3
+		c10 += a1 * b0
+		c11 += a1 * b1
+		c12 += a1 * b2
+		c13 += a1 * b3
+		c20 += a2 * b0
+		c21 += a2 * b1
+		c22 += a2 * b2
+		c23 += a2 * b3
+		c30 += a3 * b0
+		c31 += a3 * b1
+		c32 += a3 * b2
+		c33 += a3 * b3
+	}
+	acc := [16]float32{
+		c00, c01, c02, c03,
+		c10, c11, c12, c13,
+		c20, c21, c22, c23,
+		c30, c31, c32, c33,
+	}
+	storeTile(acc[:], 4, c, ldc, alpha, beta, rows, cols)
+}
+
+// storeTile writes c = alpha·t + beta·c for the rows×cols corner of the
+// tile t (row stride ldt). beta == 0 overwrites c without reading it, so
+// that NaN garbage in c does not leak into the result.
+func storeTile(t []float32, ldt int, c []float32, ldc int, alpha, beta float32, rows, cols int) {
+	for i := 0; i < rows; i++ {
+		ti := t[i*ldt : i*ldt+cols]
+		ci := c[i*ldc : i*ldc+cols]
+		if beta == 0 {
+			for j, v := range ti {
+				ci[j] = alpha * v
+			}
+		} else {
+			for j, v := range ti {
+				ci[j] = alpha*v + beta*ci[j]
+			}
+		}
+	}
+}

@@ -1,0 +1,73 @@
+//go:build amd64 && !noasm
+
+package gemm
+
+import "golang.org/x/sys/cpu"
+
+//go:generate go run gen_amd64.go
+
+//go:noescape
+func kernelAVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32, rows, cols int)
+
+//go:noescape
+func kernelAVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+
+// avx512Kernel is a 12×32 tile: 24 zmm accumulators, two for the B step and
+// six for broadcast A values fill the 32 zmm registers. Per k step it issues
+// 24 FMAs against 14 loads, which keeps both FMA pipes busy.
+var avx512Kernel = microKernel{
+	name: "avx512-12x32",
+	mr:   12, nr: 32,
+	kc: 256, mc: 144, nc: 2048,
+	half: true,
+	run:  runAVX512,
+}
+
+func runAVX512(kc int, a, b []float32, c []float32, ldc int, alpha, beta float32, rows, cols int) {
+	// Bounds the assembly relies on.
+	_ = a[12*kc-1]
+	_ = b[16*kc-1]
+	if cols > 16 {
+		_ = b[32*kc-1]
+	}
+	_ = c[(rows-1)*ldc+cols-1]
+	kernelAVX512(kc, &a[0], &b[0], &c[0], ldc, alpha, beta, rows, cols)
+}
+
+// avx2Kernel is the 6×16 tile of CPUs without AVX-512: 12 ymm accumulators
+// plus two B and two broadcast registers fill the 16 ymm registers.
+var avx2Kernel = microKernel{
+	name: "avx2-6x16",
+	mr:   6, nr: 16,
+	kc: 256, mc: 72, nc: 2048,
+	run: runAVX2,
+}
+
+func runAVX2(kc int, a, b []float32, c []float32, ldc int, alpha, beta float32, rows, cols int) {
+	_ = a[6*kc-1]
+	_ = b[16*kc-1]
+	if rows == 6 && cols == 16 {
+		_ = c[5*ldc+15]
+		kernelAVX2(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+		return
+	}
+	// Edge tile: compute the full tile into scratch space, then merge the
+	// valid corner.
+	var t [6 * 16]float32
+	kernelAVX2(kc, &a[0], &b[0], &t[0], 16, 1, 0)
+	storeTile(t[:], 16, c, ldc, alpha, beta, rows, cols)
+}
+
+// kernels lists every kernel this CPU can run, fastest first.
+func kernels() []*microKernel {
+	var ks []*microKernel
+	// HasAVX512F is only set when the OS saves the zmm and opmask state;
+	// HasAVX2 likewise checks the ymm state.
+	if cpu.X86.HasAVX512F {
+		ks = append(ks, &avx512Kernel)
+	}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		ks = append(ks, &avx2Kernel)
+	}
+	return append(ks, &goKernel)
+}

@@ -1,0 +1,253 @@
+package gemm
+
+import "sync"
+
+// workspace holds one worker's packing buffers, and, when the k dimension is
+// split across workers, its private partial product.
+type workspace struct {
+	a, b, c []float32
+}
+
+// workspaces caches packing buffers across calls so that steady-state calls
+// do not allocate. It is a cache only: every buffer is fully overwritten
+// before it is read, so what it holds never changes a result.
+var workspaces sync.Pool
+
+// tasks caches the per-call bookkeeping of parallel calls (see workspaces).
+var tasks sync.Pool
+
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+func getWorkspace(k *microKernel) *workspace {
+	w, _ := workspaces.Get().(*workspace)
+	if w == nil {
+		w = new(workspace)
+	}
+	w.a = grow(w.a, k.mc*k.kc)
+	w.b = grow(w.b, k.kc*k.nc)
+	return w
+}
+
+// minParallelFlops is the smallest product worth splitting: starting and
+// joining a goroutine costs a few microseconds, which is about a million
+// floating-point operations at the kernel's speed.
+const minParallelFlops = 1 << 20
+
+type splitKind int
+
+const (
+	splitNone splitKind = iota
+	splitM              // workers own disjoint row ranges of C
+	splitN              // workers own disjoint column ranges of C
+	splitK              // workers sum disjoint ranges of k; partial products are added at the end
+)
+
+// chooseSplit decides how to share the product among workers. Splitting M or
+// N needs no synchronisation beyond the final join, so it is preferred when
+// the register tiles divide evenly enough; otherwise, when k is long (the
+// weight gradients of 1×1 convolutions: small C, k = batch·height·width), k
+// is split and the partial products summed.
+func chooseSplit(k *microKernel, workers, m, n, kk int) (splitKind, int) {
+	if workers <= 1 || 2*m*n*kk < minParallelFlops {
+		return splitNone, 1
+	}
+	tilesM := (m + k.mr - 1) / k.mr
+	tilesN := (n + k.nr - 1) / k.nr
+	// balance is the fraction of the slowest worker's time that the
+	// average worker is busy when t tiles are shared by p workers.
+	balance := func(t int) (float64, int) {
+		p := min(workers, t)
+		per := (t + p - 1) / p
+		p = (t + per - 1) / per
+		return float64(t) / float64(workers*per), p
+	}
+	bm, pm := balance(tilesM)
+	bn, pn := balance(tilesN)
+	// Splitting M keeps each worker's packed B shared by all its rows; it
+	// wins ties because M is the long dimension of activations.
+	best, kind, parts := bm, splitM, pm
+	if bn > bm+0.05 {
+		best, kind, parts = bn, splitN, pn
+	}
+	// Splitting k costs an extra m×n pass per worker; worth it when k
+	// dwarfs that.
+	if best < 0.9 && kk >= 4*k.kc*workers {
+		return splitK, workers
+	}
+	if parts <= 1 {
+		return splitNone, 1
+	}
+	return kind, parts
+}
+
+// task is one parallel call: the operands and each part's workspace.
+type task struct {
+	k              *microKernel
+	transA, transB bool
+	m, n, kk       int
+	alpha, beta    float32
+	a              []float32
+	lda            int
+	b              []float32
+	ldb            int
+	c              []float32
+	ldc            int
+	split          splitKind
+	parts          int
+	ws             []*workspace
+	wg             sync.WaitGroup
+}
+
+// rangeOf returns part i's share [lo, hi) of t tiles of size s covering n.
+func rangeOf(i, parts, t, s, n int) (lo, hi int) {
+	per := (t + parts - 1) / parts
+	lo = min(i*per*s, n)
+	hi = min((i+1)*per*s, n)
+	return lo, hi
+}
+
+func (t *task) run(i int) {
+	k, w := t.k, t.ws[i]
+	switch t.split {
+	case splitM:
+		lo, hi := rangeOf(i, t.parts, (t.m+k.mr-1)/k.mr, k.mr, t.m)
+		if lo < hi {
+			sgemmSerial(k, w, t.transA, t.transB, lo, hi-lo, 0, t.n, 0, t.kk, t.alpha, t.a, t.lda, t.b, t.ldb, t.beta, t.c[lo*t.ldc:], t.ldc)
+		}
+	case splitN:
+		lo, hi := rangeOf(i, t.parts, (t.n+k.nr-1)/k.nr, k.nr, t.n)
+		if lo < hi {
+			sgemmSerial(k, w, t.transA, t.transB, 0, t.m, lo, hi-lo, 0, t.kk, t.alpha, t.a, t.lda, t.b, t.ldb, t.beta, t.c[lo:], t.ldc)
+		}
+	case splitK:
+		// Parts hold whole multiples of 16 steps so that the kernel's
+		// unrolled loop rarely runs its remainder.
+		lo, hi := rangeOf(i, t.parts, (t.kk+15)/16, 16, t.kk)
+		if i == 0 {
+			if lo == hi {
+				scale(t.m, t.n, t.beta, t.c, t.ldc)
+				return
+			}
+			sgemmSerial(k, w, t.transA, t.transB, 0, t.m, 0, t.n, lo, hi-lo, t.alpha, t.a, t.lda, t.b, t.ldb, t.beta, t.c, t.ldc)
+			return
+		}
+		w.c = grow(w.c, t.m*t.n)
+		if lo == hi {
+			clear(w.c)
+			return
+		}
+		sgemmSerial(k, w, t.transA, t.transB, 0, t.m, 0, t.n, lo, hi-lo, t.alpha, t.a, t.lda, t.b, t.ldb, 0, w.c, t.n)
+	}
+}
+
+// sgemm computes C = alpha·op(A)·op(B) + beta·C with kernel k on up to
+// workers goroutines. Arguments are assumed valid (see Gemm).
+func sgemm(k *microKernel, workers int, transA, transB bool, m, n, kk int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if kk == 0 || alpha == 0 {
+		scale(m, n, beta, c, ldc)
+		return
+	}
+	split, parts := chooseSplit(k, workers, m, n, kk)
+	if split == splitNone {
+		w := getWorkspace(k)
+		sgemmSerial(k, w, transA, transB, 0, m, 0, n, 0, kk, alpha, a, lda, b, ldb, beta, c, ldc)
+		workspaces.Put(w)
+		return
+	}
+	t, _ := tasks.Get().(*task)
+	if t == nil {
+		t = new(task)
+	}
+	*t = task{
+		k: k, transA: transA, transB: transB, m: m, n: n, kk: kk,
+		alpha: alpha, beta: beta, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
+		split: split, parts: parts, ws: t.ws[:0],
+	}
+	for range parts {
+		t.ws = append(t.ws, getWorkspace(k))
+	}
+	t.wg.Add(parts - 1)
+	for i := 1; i < parts; i++ {
+		go func() {
+			t.run(i)
+			t.wg.Done()
+		}()
+	}
+	t.run(0)
+	t.wg.Wait()
+	if split == splitK {
+		for _, w := range t.ws[1:] {
+			for i := range m {
+				ci := c[i*ldc : i*ldc+n]
+				for j, v := range w.c[i*n : i*n+n] {
+					ci[j] += v
+				}
+			}
+		}
+	}
+	for i, w := range t.ws {
+		workspaces.Put(w)
+		t.ws[i] = nil
+	}
+	// Drop references to the caller's matrices before caching.
+	ws := t.ws[:0]
+	*t = task{ws: ws}
+	tasks.Put(t)
+}
+
+// scale sets C = beta·C; beta == 0 writes zeros without reading C.
+func scale(m, n int, beta float32, c []float32, ldc int) {
+	for i := range m {
+		ci := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(ci)
+			continue
+		}
+		if beta == 1 {
+			continue
+		}
+		for j := range ci {
+			ci[j] *= beta
+		}
+	}
+}
+
+// sgemmSerial computes the m×n block of C at c (leading dimension ldc) as
+// alpha·op(A)[i0:i0+m, p0:p0+kk]·op(B)[p0:p0+kk, j0:j0+n] + beta·C, in the
+// calling goroutine. This is the Goto/BLIS loop nest: B is packed per
+// kc×nc block, A per mc×kc block, and the kernel walks the packed panels.
+func sgemmSerial(k *microKernel, w *workspace, transA, transB bool, i0, m, j0, n, p0, kk int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	mr, nr := k.mr, k.nr
+	for jc := 0; jc < n; jc += k.nc {
+		nc := min(k.nc, n-jc)
+		for pc := 0; pc < kk; pc += k.kc {
+			kc := min(k.kc, kk-pc)
+			packB(k, transB, b, ldb, p0+pc, j0+jc, kc, nc, w.b)
+			// Later k blocks add onto what the first one stored.
+			bet := beta
+			if pc > 0 {
+				bet = 1
+			}
+			for ic := 0; ic < m; ic += k.mc {
+				mc := min(k.mc, m-ic)
+				packA(transA, a, lda, i0+ic, p0+pc, mc, kc, mr, w.a)
+				for jr := 0; jr < nc; jr += nr {
+					cols := min(nr, nc-jr)
+					bp := w.b[jr*kc:]
+					for ir := 0; ir < mc; ir += mr {
+						rows := min(mr, mc-ir)
+						k.run(kc, w.a[ir*kc:], bp, c[(ic+ir)*ldc+jc+jr:], ldc, alpha, bet, rows, cols)
+					}
+				}
+			}
+		}
+	}
+}
