@@ -1,0 +1,180 @@
+package layers
+
+import (
+	"fmt"
+
+	"github.com/effnet-go/effnet/internal/parallel"
+	"github.com/effnet-go/effnet/internal/tensor"
+)
+
+// SqueezeExcite is the squeeze-and-excitation block of MBConv: it rescales
+// each channel of an NHWC map [N, H, W, C] by a gate computed from the
+// whole map,
+//
+//	gate = sigmoid(Expand(act(Reduce(mean over H, W of x))))
+//	out  = x · gate   (gate broadcast over H and W)
+//
+// Reduce and Expand are the two 1×1 convolutions with bias of the PyTorch
+// modules (torchvision fc1/fc2, timm conv_reduce/conv_expand); on pooled
+// features they are Linear layers whose [out, in] weights are the PyTorch
+// [out, in, 1, 1] weights flattened.
+type SqueezeExcite[T Float] struct {
+	Channels, Reduced int
+	Act               Activation
+	Reduce, Expand    *Linear[T]
+
+	pool  *GlobalAvgPool[T]
+	act   Layer[T]
+	ready bool
+
+	hw            int
+	x, y, dx, dy  *Tensor[T]
+	gate          *Tensor[T] // [N, C], sigmoid of Expand's output
+	dgate         *Tensor[T] // [N, C], loss gradient wrt Expand's output
+	dpooled       *Tensor[T] // [N, C], Reduce's input gradient (owned by Reduce)
+	scale, dscale func(lo, hi int)
+	gateGrad      func(lo, hi int)
+}
+
+// NewSqueezeExcite returns a squeeze-and-excitation block for channels
+// channels squeezed to reduced, with act between the two linear maps (SiLU
+// in EfficientNet). Its parameters, named "reduce.weight", "reduce.bias",
+// "expand.weight" and "expand.bias", start at zero. It panics if a size is
+// not positive or act is unknown.
+func NewSqueezeExcite[T Float](channels, reduced int, act Activation) *SqueezeExcite[T] {
+	s := &SqueezeExcite[T]{
+		Channels: channels, Reduced: reduced, Act: act,
+		Reduce: NewLinear[T](channels, reduced, true),
+		Expand: NewLinear[T](reduced, channels, true),
+		pool:   NewGlobalAvgPool[T](),
+		act:    NewActivation[T](act),
+	}
+	// The sublayers' own Params are renamed rather than copied, so that an
+	// optimiser holding them and one holding s.Params() see the same state.
+	s.Reduce.Weight.Name, s.Reduce.Bias.Name = "reduce.weight", "reduce.bias"
+	s.Expand.Weight.Name, s.Expand.Bias.Name = "expand.weight", "expand.bias"
+	s.scale = s.scaleRange
+	s.dscale = s.dscaleRange
+	s.gateGrad = s.gateGradRange
+	return s
+}
+
+func (s *SqueezeExcite[T]) String() string {
+	return fmt.Sprintf("SqueezeExcite(%d→%d, %v)", s.Channels, s.Reduced, s.Act)
+}
+
+// Params returns reduce.weight, reduce.bias, expand.weight, expand.bias.
+func (s *SqueezeExcite[T]) Params() []*Param[T] {
+	return []*Param[T]{s.Reduce.Weight, s.Reduce.Bias, s.Expand.Weight, s.Expand.Bias}
+}
+
+func (s *SqueezeExcite[T]) Forward(x *Tensor[T], mode Mode) (*Tensor[T], error) {
+	s.ready = false
+	if x.Dims() != 4 || x.Shape[3] != s.Channels || x.Shape[1]*x.Shape[2] == 0 {
+		return nil, &ShapeError{Layer: s.String(), Want: fmt.Sprintf("[N H W %d] with H·W > 0", s.Channels),
+			Got: append([]int(nil), x.Shape...), Argument: "input"}
+	}
+	pooled, err := s.pool.Forward(x, mode)
+	if err != nil {
+		return nil, err
+	}
+	z, err := s.Reduce.Forward(pooled, mode)
+	if err != nil {
+		return nil, err
+	}
+	if z, err = s.act.Forward(z, mode); err != nil {
+		return nil, err
+	}
+	if z, err = s.Expand.Forward(z, mode); err != nil {
+		return nil, err
+	}
+	s.gate = tensor.Ensure(s.gate, z.Shape...)
+	for i, v := range z.Data {
+		s.gate.Data[i] = actSigmoid(v)
+	}
+	s.hw = x.Shape[1] * x.Shape[2]
+	s.x = x
+	s.y = tensor.Ensure(s.y, x.Shape...)
+	rows := x.Shape[0] * s.hw
+	parallel.For(rows, max(1, ewGrain/s.Channels), s.scale)
+	s.ready = mode == Train
+	if !s.ready {
+		s.x = nil
+	}
+	return s.y, nil
+}
+
+// scaleRange computes out = x·gate for spatial rows [lo, hi).
+func (s *SqueezeExcite[T]) scaleRange(lo, hi int) {
+	c := s.Channels
+	for r := lo; r < hi; r++ {
+		g := s.gate.Data[(r/s.hw)*c : (r/s.hw+1)*c]
+		x, y := s.x.Data[r*c:(r+1)*c], s.y.Data[r*c:(r+1)*c]
+		for j, v := range x {
+			y[j] = v * g[j]
+		}
+	}
+}
+
+func (s *SqueezeExcite[T]) Backward(dy *Tensor[T]) (*Tensor[T], error) {
+	if !s.ready {
+		return nil, backwardWithoutTrainForward(s.String())
+	}
+	if !dy.HasShape(s.x.Shape...) {
+		return nil, gradShapeError(s.String(), s.x.Shape, dy.Shape)
+	}
+	n := s.x.Shape[0]
+	s.dy = dy
+	// The gate's gradient is Σ over H, W of dy·x; times σ' it is the
+	// gradient wrt Expand's output.
+	s.dgate = tensor.Ensure(s.dgate, n, s.Channels)
+	parallel.For(n, max(1, ewGrain/(s.hw*s.Channels)), s.gateGrad)
+	g, err := s.Expand.Backward(s.dgate)
+	if err != nil {
+		return nil, err
+	}
+	if g, err = s.act.Backward(g); err != nil {
+		return nil, err
+	}
+	if g, err = s.Reduce.Backward(g); err != nil {
+		return nil, err
+	}
+	// x reaches the output directly (x·gate) and through the pooled mean,
+	// so dx = dy·gate + dpooled/(H·W); g now holds dpooled.
+	s.dpooled = g
+	s.dx = tensor.Ensure(s.dx, s.x.Shape...)
+	parallel.For(n*s.hw, max(1, ewGrain/s.Channels), s.dscale)
+	s.dy, s.dpooled = nil, nil
+	return s.dx, nil
+}
+
+func (s *SqueezeExcite[T]) gateGradRange(lo, hi int) {
+	c, hw := s.Channels, s.hw
+	for b := lo; b < hi; b++ {
+		dg := s.dgate.Data[b*c : (b+1)*c]
+		clear(dg)
+		x, dy := s.x.Data[b*hw*c:(b+1)*hw*c], s.dy.Data[b*hw*c:(b+1)*hw*c]
+		for i := 0; i < len(x); i += c {
+			xr, dr := x[i:i+c], dy[i:i+c]
+			for j := range dg {
+				dg[j] += xr[j] * dr[j]
+			}
+		}
+		for j, gv := range s.gate.Data[b*c : (b+1)*c] {
+			dg[j] *= gv * (1 - gv)
+		}
+	}
+}
+
+func (s *SqueezeExcite[T]) dscaleRange(lo, hi int) {
+	c, hw := s.Channels, s.hw
+	inv := 1 / T(hw)
+	for r := lo; r < hi; r++ {
+		b := r / hw
+		g, dp := s.gate.Data[b*c:(b+1)*c], s.dpooled.Data[b*c:(b+1)*c]
+		dy, dx := s.dy.Data[r*c:(r+1)*c], s.dx.Data[r*c:(r+1)*c]
+		for j := range dx {
+			dx[j] = dy[j]*g[j] + dp[j]*inv
+		}
+	}
+}
