@@ -86,11 +86,7 @@ func (d ExponentialDecay) LR(step int) float64 {
 	}
 	e := float64(step) / d.DecaySteps
 	if d.Staircase {
-		// 2.4·stepsPerEpoch is rarely exact in binary, and a boundary step
-		// divided by it can land a hair under the whole number it should
-		// be; the nudge (far below 1/step) keeps boundaries where a person
-		// counting epochs expects them.
-		e = math.Floor(e + 1e-9)
+		e = math.Floor(e)
 	}
 	return d.Base * math.Pow(d.Rate, e)
 }
