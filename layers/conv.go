@@ -1,0 +1,608 @@
+package layers
+
+import (
+	"fmt"
+	"runtime"
+
+	"github.com/effnet-go/effnet/internal/gemm"
+	"github.com/effnet-go/effnet/internal/parallel"
+	"github.com/effnet-go/effnet/internal/tensor"
+)
+
+// Conv2DConfig describes a 2-d convolution over NHWC activations.
+type Conv2DConfig struct {
+	In, Out int     // input and output channels
+	Kernel  int     // square kernel size
+	Stride  int     // 0 means 1
+	Groups  int     // 0 means 1; In for depthwise
+	Bias    bool    // add a learnable per-channel bias
+	Padding Padding // PadSymmetric (PyTorch) or PadSame (TensorFlow)
+}
+
+// Conv2D is a grouped 2-d convolution, y = conv(x, W) + b, on NHWC input
+// [N, H, W, In] with OHWI weights [Out, k, k, In/Groups], giving
+// [N, OH, OW, Out].
+//
+// Three kernels cover EfficientNet's convolutions. A 1x1 stride-1 dense
+// convolution is a single matrix product over all N·H·W pixels, reading the
+// input in place. A depthwise convolution (Groups == In == Out) is a direct
+// loop along the contiguous channel axis, since as a matrix product it
+// would have an inner dimension of only k·k. Everything else (the stem,
+// strided 1x1, grouped convolutions) goes through im2col and a matrix
+// product.
+//
+// Backward reads the input of the last Train-mode Forward, which the caller
+// must leave unchanged in between.
+type Conv2D[T Float] struct {
+	Weight *Param[T] // [Out, k, k, In/Groups]
+	Bias   *Param[T] // [Out], nil without bias
+
+	cfg  Conv2DConfig
+	path convPath
+
+	// Geometry of the last Forward.
+	n, h, w, oh, ow, padT, padL int
+
+	x   *Tensor[T] // input of the last Train-mode Forward; nil otherwise
+	out *Tensor[T]
+	dx  *Tensor[T]
+
+	colLimit int       // im2col buffer bound in elements; convColLimit, lowered by tests
+	col      []T       // im2col rows (general path), reused as the column gradient
+	colValid bool      // col still holds the whole batch's im2col from Forward
+	wt       []T       // depthwise weight transposed to [k·k, C]
+	part     []T       // per-block partial weight and bias gradients (depthwise)
+	sums     []float64 // per-block column sums (bias gradient)
+}
+
+type convPath int
+
+const (
+	convPathPointwise convPath = iota
+	convPathDepthwise
+	convPathGeneral
+)
+
+// convColLimit bounds the im2col buffer (in elements). Larger batches are
+// processed in chunks of whole images so that the buffer stays a few tens
+// of megabytes rather than growing with the batch.
+const convColLimit = 1 << 22
+
+// NewConv2D returns a convolution with zero weights; initialise them with
+// InitKaimingNormalFanOut or load them from a checkpoint.
+func NewConv2D[T Float](cfg Conv2DConfig) (*Conv2D[T], error) {
+	if cfg.Stride == 0 {
+		cfg.Stride = 1
+	}
+	if cfg.Groups == 0 {
+		cfg.Groups = 1
+	}
+	switch {
+	case cfg.In <= 0 || cfg.Out <= 0:
+		return nil, fmt.Errorf("layers: Conv2D channels must be positive, got In=%d Out=%d", cfg.In, cfg.Out)
+	case cfg.Kernel <= 0:
+		return nil, fmt.Errorf("layers: Conv2D kernel must be positive, got %d", cfg.Kernel)
+	case cfg.Stride < 0:
+		return nil, fmt.Errorf("layers: Conv2D stride must be positive, got %d", cfg.Stride)
+	case cfg.Groups < 0:
+		return nil, fmt.Errorf("layers: Conv2D groups must be positive, got %d", cfg.Groups)
+	case cfg.In%cfg.Groups != 0 || cfg.Out%cfg.Groups != 0:
+		return nil, fmt.Errorf("layers: Conv2D channels In=%d and Out=%d must both be divisible by Groups=%d", cfg.In, cfg.Out, cfg.Groups)
+	case !cfg.Padding.valid():
+		return nil, fmt.Errorf("layers: Conv2D has unknown padding %v", cfg.Padding)
+	case cfg.Padding == PadSymmetric && cfg.Kernel%2 == 0:
+		return nil, fmt.Errorf("layers: Conv2D symmetric padding needs an odd kernel, got %d (use PadSame)", cfg.Kernel)
+	}
+	c := &Conv2D[T]{
+		cfg:      cfg,
+		colLimit: convColLimit,
+		Weight:   newParam[T]("weight", cfg.Out, cfg.Kernel, cfg.Kernel, cfg.In/cfg.Groups),
+	}
+	if cfg.Bias {
+		c.Bias = newParam[T]("bias", cfg.Out)
+	}
+	switch {
+	case cfg.Kernel == 1 && cfg.Stride == 1 && cfg.Groups == 1:
+		c.path = convPathPointwise
+	case cfg.Groups == cfg.In && cfg.Groups == cfg.Out:
+		c.path = convPathDepthwise
+	default:
+		c.path = convPathGeneral
+	}
+	return c, nil
+}
+
+// Config returns the configuration with defaults filled in.
+func (c *Conv2D[T]) Config() Conv2DConfig { return c.cfg }
+
+// Params returns the weight and, if present, the bias.
+func (c *Conv2D[T]) Params() []*Param[T] {
+	if c.Bias == nil {
+		return []*Param[T]{c.Weight}
+	}
+	return []*Param[T]{c.Weight, c.Bias}
+}
+
+// OutputSize returns the output height and width for an input of h×w.
+func (c *Conv2D[T]) OutputSize(h, w int) (oh, ow int) {
+	oh, _ = convPad(c.cfg.Padding, h, c.cfg.Kernel, c.cfg.Stride)
+	ow, _ = convPad(c.cfg.Padding, w, c.cfg.Kernel, c.cfg.Stride)
+	return oh, ow
+}
+
+// String names the layer in errors, e.g. "Conv2D(16→24, k1, s1)".
+func (c *Conv2D[T]) String() string {
+	s := fmt.Sprintf("Conv2D(%d→%d, k%d, s%d", c.cfg.In, c.cfg.Out, c.cfg.Kernel, c.cfg.Stride)
+	if c.cfg.Groups > 1 {
+		s += fmt.Sprintf(", g%d", c.cfg.Groups)
+	}
+	if c.cfg.Padding == PadSame {
+		s += ", same"
+	}
+	return s + ")"
+}
+
+// Forward convolves x [N, H, W, In] and returns [N, OH, OW, Out], a tensor
+// owned by the layer and overwritten by the next Forward.
+func (c *Conv2D[T]) Forward(x *Tensor[T], mode Mode) (*Tensor[T], error) {
+	if x.Dims() != 4 || x.Shape[3] != c.cfg.In || x.Shape[0] < 1 || x.Shape[1] < 1 || x.Shape[2] < 1 {
+		return nil, &ShapeError{Layer: c.String(), Want: fmt.Sprintf("[N H W %d]", c.cfg.In), Got: x.Shape, Argument: "input"}
+	}
+	k, s := c.cfg.Kernel, c.cfg.Stride
+	c.n, c.h, c.w = x.Shape[0], x.Shape[1], x.Shape[2]
+	c.oh, c.padT = convPad(c.cfg.Padding, c.h, k, s)
+	c.ow, c.padL = convPad(c.cfg.Padding, c.w, k, s)
+	c.out = tensor.Ensure(c.out, c.n, c.oh, c.ow, c.cfg.Out)
+	c.x = nil
+	switch c.path {
+	case convPathPointwise:
+		c.forwardPointwise(x)
+	case convPathDepthwise:
+		c.forwardDepthwise(x)
+	default:
+		c.forwardGeneral(x)
+	}
+	if mode == Train {
+		c.x = x
+	}
+	return c.out, nil
+}
+
+// Backward takes dy [N, OH, OW, Out] for the last Train-mode Forward, adds
+// the weight and bias gradients into their Grad and returns the input
+// gradient [N, H, W, In], owned by the layer.
+func (c *Conv2D[T]) Backward(dy *Tensor[T]) (*Tensor[T], error) {
+	if c.x == nil {
+		return nil, fmt.Errorf("layers: %s: Backward without a preceding Train-mode Forward", c)
+	}
+	if !c.x.HasShape(c.n, c.h, c.w, c.cfg.In) {
+		return nil, fmt.Errorf("layers: %s: input of the last Forward was reshaped to %v before Backward", c, c.x.Shape)
+	}
+	if !dy.HasShape(c.n, c.oh, c.ow, c.cfg.Out) {
+		return nil, &ShapeError{Layer: c.String(), Want: fmt.Sprintf("[%d %d %d %d]", c.n, c.oh, c.ow, c.cfg.Out), Got: dy.Shape, Argument: "gradient"}
+	}
+	c.dx = tensor.Ensure(c.dx, c.n, c.h, c.w, c.cfg.In)
+	switch c.path {
+	case convPathPointwise:
+		c.backwardPointwise(dy)
+	case convPathDepthwise:
+		c.backwardDepthwise(dy)
+	default:
+		c.backwardGeneral(dy)
+	}
+	return c.dx, nil
+}
+
+// convBlocks is the number of row blocks for reductions that keep one
+// partial result per block: one per core, since parallel.For runs at most
+// that many at once, and never more than there are rows.
+func convBlocks(rows int) int {
+	return max(1, min(rows, runtime.GOMAXPROCS(0)))
+}
+
+// convGrain returns a parallel.For grain holding about 16k multiply-adds,
+// below which scheduling a goroutine costs more than the work.
+func convGrain(workPerItem int) int {
+	return max(1, (1<<14)/max(1, workPerItem))
+}
+
+// convRange returns the output indices o in [0, outSize) whose input index
+// o·stride - pad + tap lies in [0, in): the taps that do not fall into the
+// padding.
+func convRange(outSize, in, pad, tap, stride int) (lo, hi int) {
+	d := pad - tap // o·stride >= d and o·stride <= in-1+d
+	if d > 0 {
+		lo = (d + stride - 1) / stride
+	}
+	e := in - 1 + d
+	if e < 0 {
+		return 0, 0
+	}
+	hi = min(e/stride+1, outSize)
+	if lo > hi {
+		return 0, 0
+	}
+	return lo, hi
+}
+
+// convAxpy computes dst[i] += a[i]·b[i]; the unrolled body lets the compiler
+// drop bounds checks and keep four independent chains in flight.
+func convAxpy[T Float](dst, a, b []T) {
+	n := len(dst)
+	a, b = a[:n], b[:n]
+	i := 0
+	for ; i+4 <= n; i += 4 {
+		d, x, y := dst[i:i+4:i+4], a[i:i+4:i+4], b[i:i+4:i+4]
+		d[0] += x[0] * y[0]
+		d[1] += x[1] * y[1]
+		d[2] += x[2] * y[2]
+		d[3] += x[3] * y[3]
+	}
+	for ; i < n; i++ {
+		dst[i] += a[i] * b[i]
+	}
+}
+
+// convAdd computes dst[i] += a[i].
+func convAdd[T Float](dst, a []T) {
+	a = a[:len(dst)]
+	for i := range dst {
+		dst[i] += a[i]
+	}
+}
+
+// fillBias writes the bias into every row of out (rows×Out), or zeros when
+// there is no bias.
+func (c *Conv2D[T]) fillBias(out []T) {
+	cols := c.cfg.Out
+	rows := len(out) / cols
+	if c.Bias == nil {
+		parallel.For(rows, convGrain(cols), func(lo, hi int) { clear(out[lo*cols : hi*cols]) })
+		return
+	}
+	b := c.Bias.Value.Data
+	parallel.For(rows, convGrain(cols), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			copy(out[r*cols:(r+1)*cols], b)
+		}
+	})
+}
+
+// addColumnSums adds the column sums of m (rows×cols) into dst, summing in
+// float64 per row block: bias gradients add up to a million terms per
+// channel, where float32 accumulation would lose several digits.
+func (c *Conv2D[T]) addColumnSums(dst []T, m []T, cols int) {
+	rows := len(m) / cols
+	p := convBlocks(rows)
+	c.sums = convEnsure(c.sums, p*cols)
+	parallel.For(p, 1, func(lo, hi int) {
+		for b := lo; b < hi; b++ {
+			acc := c.sums[b*cols : (b+1)*cols]
+			clear(acc)
+			for r := b * rows / p; r < (b+1)*rows/p; r++ {
+				row := m[r*cols : (r+1)*cols]
+				for j, v := range row {
+					acc[j] += float64(v)
+				}
+			}
+		}
+	})
+	for j := range dst {
+		s := 0.0
+		for b := 0; b < p; b++ {
+			s += c.sums[b*cols+j]
+		}
+		dst[j] += T(s)
+	}
+}
+
+// convEnsure returns buf with length n, reallocating only when it is too
+// small.
+func convEnsure[E any](buf []E, n int) []E {
+	if cap(buf) >= n {
+		return buf[:n]
+	}
+	return make([]E, n)
+}
+
+// Pointwise (1x1, stride 1, dense): Y = X·Wᵀ over all N·H·W pixels.
+
+func (c *Conv2D[T]) forwardPointwise(x *Tensor[T]) {
+	in, out := c.cfg.In, c.cfg.Out
+	rows := c.n * c.h * c.w
+	var beta T
+	if c.Bias != nil {
+		c.fillBias(c.out.Data)
+		beta = 1
+	}
+	gemm.Gemm(false, true, rows, out, in, 1, x.Data, in, c.Weight.Value.Data, in, beta, c.out.Data, out)
+}
+
+func (c *Conv2D[T]) backwardPointwise(dy *Tensor[T]) {
+	in, out := c.cfg.In, c.cfg.Out
+	rows := c.n * c.h * c.w
+	gemm.Gemm(false, false, rows, in, out, 1, dy.Data, out, c.Weight.Value.Data, in, 0, c.dx.Data, in)
+	gemm.Gemm(true, false, out, in, rows, 1, dy.Data, out, c.x.Data, in, 1, c.Weight.Grad.Data, in)
+	if c.Bias != nil {
+		c.addColumnSums(c.Bias.Grad.Data, dy.Data, out)
+	}
+}
+
+// Depthwise (Groups == In == Out): each channel convolved with its own k×k
+// filter, vectorised along the contiguous channel axis.
+
+func (c *Conv2D[T]) transposeDepthwise() {
+	C, kk := c.cfg.In, c.cfg.Kernel*c.cfg.Kernel
+	c.wt = convEnsure(c.wt, kk*C)
+	w := c.Weight.Value.Data
+	for ch := 0; ch < C; ch++ {
+		for t := 0; t < kk; t++ {
+			c.wt[t*C+ch] = w[ch*kk+t]
+		}
+	}
+}
+
+func (c *Conv2D[T]) forwardDepthwise(x *Tensor[T]) {
+	C, k, s := c.cfg.In, c.cfg.Kernel, c.cfg.Stride
+	h, w, oh, ow, padT, padL := c.h, c.w, c.oh, c.ow, c.padT, c.padL
+	c.transposeDepthwise()
+	wt, xd, od := c.wt, x.Data, c.out.Data
+	var bias []T
+	if c.Bias != nil {
+		bias = c.Bias.Value.Data
+	}
+	parallel.For(c.n*oh, convGrain(ow*C*k*k), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			b, oy := r/oh, r%oh
+			orow := od[r*ow*C : (r+1)*ow*C]
+			if bias != nil {
+				for ox := 0; ox < ow; ox++ {
+					copy(orow[ox*C:(ox+1)*C], bias)
+				}
+			} else {
+				clear(orow)
+			}
+			for ky := 0; ky < k; ky++ {
+				iy := oy*s - padT + ky
+				if iy < 0 || iy >= h {
+					continue
+				}
+				xrow := xd[(b*h+iy)*w*C : (b*h+iy+1)*w*C]
+				for kx := 0; kx < k; kx++ {
+					wk := wt[(ky*k+kx)*C : (ky*k+kx+1)*C]
+					lo, hi := convRange(ow, w, padL, kx, s)
+					for ox := lo; ox < hi; ox++ {
+						ix := ox*s - padL + kx
+						convAxpy(orow[ox*C:(ox+1)*C], xrow[ix*C:(ix+1)*C], wk)
+					}
+				}
+			}
+		}
+	})
+}
+
+func (c *Conv2D[T]) backwardDepthwise(dy *Tensor[T]) {
+	C, k, s := c.cfg.In, c.cfg.Kernel, c.cfg.Stride
+	kk := k * k
+	h, w, oh, ow, padT, padL := c.h, c.w, c.oh, c.ow, c.padT, c.padL
+	c.transposeDepthwise()
+	wt, xd, dyd, dxd := c.wt, c.x.Data, dy.Data, c.dx.Data
+
+	// Input gradient, gathered per input row so that rows are independent.
+	parallel.For(c.n*h, convGrain(w*C*kk/(s*s)), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			b, iy := r/h, r%h
+			dxrow := dxd[r*w*C : (r+1)*w*C]
+			clear(dxrow)
+			for ky := 0; ky < k; ky++ {
+				t := iy + padT - ky
+				if t < 0 || t%s != 0 || t/s >= oh {
+					continue
+				}
+				dyrow := dyd[(b*oh+t/s)*ow*C : (b*oh+t/s+1)*ow*C]
+				for kx := 0; kx < k; kx++ {
+					wk := wt[(ky*k+kx)*C : (ky*k+kx+1)*C]
+					lo, hi := convRange(ow, w, padL, kx, s)
+					for ox := lo; ox < hi; ox++ {
+						ix := ox*s - padL + kx
+						convAxpy(dxrow[ix*C:(ix+1)*C], dyrow[ox*C:(ox+1)*C], wk)
+					}
+				}
+			}
+		}
+	})
+
+	// Weight and bias gradients, one partial [k·k+1, C] per row block so
+	// that workers never write the same memory.
+	rows := c.n * oh
+	p := convBlocks(rows)
+	stride := (kk + 1) * C
+	c.part = convEnsure(c.part, p*stride)
+	parallel.For(p, 1, func(lo, hi int) {
+		for blk := lo; blk < hi; blk++ {
+			part := c.part[blk*stride : (blk+1)*stride]
+			clear(part)
+			pb := part[kk*C:]
+			for r := blk * rows / p; r < (blk+1)*rows/p; r++ {
+				b, oy := r/oh, r%oh
+				dyrow := dyd[r*ow*C : (r+1)*ow*C]
+				for ox := 0; ox < ow; ox++ {
+					convAdd(pb, dyrow[ox*C:(ox+1)*C])
+				}
+				for ky := 0; ky < k; ky++ {
+					iy := oy*s - padT + ky
+					if iy < 0 || iy >= h {
+						continue
+					}
+					xrow := xd[(b*h+iy)*w*C : (b*h+iy+1)*w*C]
+					for kx := 0; kx < k; kx++ {
+						pw := part[(ky*k+kx)*C : (ky*k+kx+1)*C]
+						lo, hi := convRange(ow, w, padL, kx, s)
+						for ox := lo; ox < hi; ox++ {
+							ix := ox*s - padL + kx
+							convAxpy(pw, dyrow[ox*C:(ox+1)*C], xrow[ix*C:(ix+1)*C])
+						}
+					}
+				}
+			}
+		}
+	})
+	gw := c.Weight.Grad.Data
+	for blk := 0; blk < p; blk++ {
+		part := c.part[blk*stride : (blk+1)*stride]
+		for t := 0; t < kk; t++ {
+			for ch := 0; ch < C; ch++ {
+				gw[ch*kk+t] += part[t*C+ch]
+			}
+		}
+		if c.Bias != nil {
+			convAdd(c.Bias.Grad.Data, part[kk*C:])
+		}
+	}
+}
+
+// General: im2col with rows ordered (group, ky, kx, cin) so that each
+// group's k·k·In/Groups columns line up with its OHWI weight rows, then
+// one matrix product per group.
+
+// colChunk returns how many images one im2col pass covers.
+func (c *Conv2D[T]) colChunk() int {
+	perImage := c.oh * c.ow * c.cfg.Kernel * c.cfg.Kernel * c.cfg.In
+	return max(1, min(c.n, c.colLimit/max(1, perImage)))
+}
+
+// im2col fills c.col with the patches of images [b0, b0+nb).
+func (c *Conv2D[T]) im2col(x []T, b0, nb int) {
+	in, k, s, g := c.cfg.In, c.cfg.Kernel, c.cfg.Stride, c.cfg.Groups
+	cg := in / g
+	K := k * k * cg
+	rowLen := g * K
+	h, w, oh, ow, padT, padL := c.h, c.w, c.oh, c.ow, c.padT, c.padL
+	col := c.col
+	parallel.For(nb*oh, convGrain(ow*rowLen), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			b, oy := b0+r/oh, r%oh
+			crow := col[r*ow*rowLen : (r+1)*ow*rowLen]
+			for ky := 0; ky < k; ky++ {
+				iy := oy*s - padT + ky
+				for kx := 0; kx < k; kx++ {
+					lo, hi := convRange(ow, w, padL, kx, s)
+					if iy < 0 || iy >= h {
+						lo, hi = 0, 0
+					}
+					for ox := 0; ox < ow; ox++ {
+						dst := crow[ox*rowLen : (ox+1)*rowLen]
+						if ox < lo || ox >= hi {
+							for gi := 0; gi < g; gi++ {
+								clear(dst[gi*K+(ky*k+kx)*cg : gi*K+(ky*k+kx+1)*cg])
+							}
+							continue
+						}
+						ix := ox*s - padL + kx
+						src := x[((b*h+iy)*w+ix)*in : ((b*h+iy)*w+ix+1)*in]
+						for gi := 0; gi < g; gi++ {
+							copy(dst[gi*K+(ky*k+kx)*cg:gi*K+(ky*k+kx+1)*cg], src[gi*cg:(gi+1)*cg])
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// col2im writes into dx the input gradient of images [b0, b0+nb) from the
+// column gradient in c.col, gathering per input row so that rows are
+// independent.
+func (c *Conv2D[T]) col2im(dx []T, b0, nb int) {
+	in, k, s, g := c.cfg.In, c.cfg.Kernel, c.cfg.Stride, c.cfg.Groups
+	cg := in / g
+	K := k * k * cg
+	rowLen := g * K
+	h, w, oh, ow, padT, padL := c.h, c.w, c.oh, c.ow, c.padT, c.padL
+	col := c.col
+	parallel.For(nb*h, convGrain(w*rowLen/(s*s)), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			b, iy := r/h, r%h
+			dxrow := dx[((b0+b)*h+iy)*w*in : ((b0+b)*h+iy+1)*w*in]
+			clear(dxrow)
+			for ky := 0; ky < k; ky++ {
+				t := iy + padT - ky
+				if t < 0 || t%s != 0 || t/s >= oh {
+					continue
+				}
+				oy := t / s
+				for kx := 0; kx < k; kx++ {
+					lo, hi := convRange(ow, w, padL, kx, s)
+					for ox := lo; ox < hi; ox++ {
+						ix := ox*s - padL + kx
+						src := col[((b*oh+oy)*ow+ox)*rowLen : ((b*oh+oy)*ow+ox+1)*rowLen]
+						dst := dxrow[ix*in : (ix+1)*in]
+						for gi := 0; gi < g; gi++ {
+							convAdd(dst[gi*cg:(gi+1)*cg], src[gi*K+(ky*k+kx)*cg:gi*K+(ky*k+kx+1)*cg])
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+func (c *Conv2D[T]) forwardGeneral(x *Tensor[T]) {
+	in, out, k, g := c.cfg.In, c.cfg.Out, c.cfg.Kernel, c.cfg.Groups
+	K := k * k * in / g
+	rowLen := g * K
+	og := out / g
+	chunk := c.colChunk()
+	pix := c.oh * c.ow
+	c.col = convEnsure(c.col, chunk*pix*rowLen)
+	var beta T
+	if c.Bias != nil {
+		beta = 1
+	}
+	wd := c.Weight.Value.Data
+	for b0 := 0; b0 < c.n; b0 += chunk {
+		nb := min(chunk, c.n-b0)
+		rows := nb * pix
+		c.im2col(x.Data, b0, nb)
+		oc := c.out.Data[b0*pix*out : (b0+nb)*pix*out]
+		if c.Bias != nil {
+			c.fillBias(oc)
+		}
+		for gi := 0; gi < g; gi++ {
+			gemm.Gemm(false, true, rows, og, K, 1, c.col[gi*K:], rowLen, wd[gi*og*K:], K, beta, oc[gi*og:], out)
+		}
+	}
+	c.colValid = chunk >= c.n
+}
+
+func (c *Conv2D[T]) backwardGeneral(dy *Tensor[T]) {
+	in, out, k, g := c.cfg.In, c.cfg.Out, c.cfg.Kernel, c.cfg.Groups
+	K := k * k * in / g
+	rowLen := g * K
+	og := out / g
+	chunk := c.colChunk()
+	pix := c.oh * c.ow
+	c.col = convEnsure(c.col, chunk*pix*rowLen)
+	wd, gw := c.Weight.Value.Data, c.Weight.Grad.Data
+	for b0 := 0; b0 < c.n; b0 += chunk {
+		nb := min(chunk, c.n-b0)
+		rows := nb * pix
+		if !c.colValid {
+			c.im2col(c.x.Data, b0, nb)
+		}
+		dyc := dy.Data[b0*pix*out : (b0+nb)*pix*out]
+		for gi := 0; gi < g; gi++ {
+			gemm.Gemm(true, false, og, K, rows, 1, dyc[gi*og:], out, c.col[gi*K:], rowLen, 1, gw[gi*og*K:], K)
+		}
+		// The patches are no longer needed: overwrite them with their
+		// gradient dCol = dY·W.
+		for gi := 0; gi < g; gi++ {
+			gemm.Gemm(false, false, rows, K, og, 1, dyc[gi*og:], out, wd[gi*og*K:], K, 0, c.col[gi*K:], rowLen)
+		}
+		c.colValid = false
+		c.col2im(c.dx.Data, b0, nb)
+	}
+	if c.Bias != nil {
+		c.addColumnSums(c.Bias.Grad.Data, dy.Data, out)
+	}
+}
