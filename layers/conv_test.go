@@ -3,6 +3,7 @@ package layers
 import (
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -358,6 +359,9 @@ func TestConvErrors(t *testing.T) {
 // of parallel.For calls per Forward+Backward. On big inputs each extra
 // goroutine adds about two more.
 func TestConvNoAllocs(t *testing.T) {
+	if convRaceEnabled() {
+		t.Skip("the race detector adds its own allocations")
+	}
 	for _, tc := range []struct {
 		cfg    Conv2DConfig
 		n, h   int
@@ -386,6 +390,18 @@ func TestConvNoAllocs(t *testing.T) {
 	}
 }
 
+// convRaceEnabled reports whether the test binary was built with -race.
+func convRaceEnabled() bool {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "-race" {
+				return s.Value == "true"
+			}
+		}
+	}
+	return false
+}
+
 func ExampleConv2D() {
 	// The stem of a TensorFlow-trained EfficientNet: 3x3, stride 2, SAME.
 	stem, err := NewConv2D[float32](Conv2DConfig{In: 3, Out: 32, Kernel: 3, Stride: 2, Padding: PadSame})
@@ -404,4 +420,3 @@ func ExampleConv2D() {
 	// Conv2D(3→32, k3, s2, same) [1 113 112 32]
 	// Conv2D(3→32, k3, s2, same): input has shape [1 224 224 4], want [N H W 3]
 }
-
