@@ -18,8 +18,9 @@
 // tensors shaped like them, allocated once, so Step allocates nothing. Step
 // only reads Param.Grad; the loop zeroes gradients with ZeroGrad before
 // each backward pass, because Backward accumulates into them. Update loops
-// are plain loops over flat slices: an optimiser step is memory-bound and a
-// small fraction of a training step, so parallelising it would buy little.
+// are plain loops over flat slices on one goroutine: a step over B0's 5.3 M
+// parameters takes tens of milliseconds, a small fraction of a training
+// step, so spreading it over cores would buy little.
 //
 // # Checkpoints
 //
