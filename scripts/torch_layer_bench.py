@@ -13,7 +13,8 @@ that format). Forward alone runs under torch.no_grad(); forward+backward
 computes the output, then both the input gradient and the weight gradient
 (effnet's Layer.Backward returns the input gradient too, also for the stem),
 with gradients reset to None each iteration as zero_grad does. After warm-up,
-each configuration is timed per iteration and the median reported.
+each configuration is timed per iteration and the median reported (with the
+minimum beside it, and the load average in the JSON, to spot a busy machine).
 GFLOP/s counts FLOPs = 2*N*OH*OW*Cout*kh*kw*Cin/groups for the forward and
 three times that for forward+backward (output, input gradient and weight
 gradient each cost one forward). The fair yardstick for a layer is the faster
@@ -96,7 +97,11 @@ def flops(cin, cout, k, s, p, g, h):
     return 2 * BATCH * oh * oh * cout * k * k * cin // g
 
 
-def median_ms(fn, warmup, iters):
+def time_ms(fn, warmup, iters):
+    """Median and minimum of iters timed calls, in milliseconds. The minimum
+    is reported too because on a shared machine other processes only ever
+    add time: when the median and minimum disagree a lot, the machine was
+    busy and the numbers deserve a rerun."""
     for _ in range(warmup):
         fn()
     times = []
@@ -104,7 +109,7 @@ def median_ms(fn, warmup, iters):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return 1e3 * statistics.median(times)
+    return 1e3 * statistics.median(times), 1e3 * min(times)
 
 
 def bench_layer(torch, spec, fmt, warmup, iters):
@@ -133,7 +138,7 @@ def bench_layer(torch, spec, fmt, warmup, iters):
     with torch.no_grad():
         y = F.conv2d(x, w, None, s, p, 1, g)
     assert y.is_contiguous(memory_format=fmt), f"output not in {fmt}"
-    return median_ms(forward, warmup, iters), median_ms(forward_backward, warmup, iters)
+    return time_ms(forward, warmup, iters), time_ms(forward_backward, warmup, iters)
 
 
 def main():
@@ -143,12 +148,14 @@ def main():
     import torch
 
     torch.set_num_threads(THREADS)
+    load_before = os.getloadavg()[0]
     layouts = [("nchw", torch.contiguous_format), ("channels_last", torch.channels_last)]
     say = (lambda *a: None) if args.json_only else print
-    say(f"torch {torch.__version__}, threads {torch.get_num_threads()}, mkldnn {torch.backends.mkldnn.is_enabled()}, "
+    say(f"torch {torch.__version__}, threads {torch.get_num_threads()}, mkldnn {torch.backends.mkldnn.is_available()}, "
         f"batch {BATCH}, float32, {args.iters} iters (median) after {args.warmup} warm-up, "
         f"malloc tuning {'off' if args.no_malloc_tuning else 'on'}")
-    say(f"{'layer':24} {'layout':14} {'MFLOP':>8} {'fwd ms':>8} {'GFLOP/s':>8} {'fwd+bwd ms':>11} {'GFLOP/s':>8}")
+    say(f"{'layer':24} {'layout':14} {'MFLOP':>8} {'fwd ms':>8} {'GFLOP/s':>8} {'(min ms)':>9} "
+        f"{'fwd+bwd ms':>11} {'GFLOP/s':>8} {'(min ms)':>9}")
     results = []
     for spec in LAYERS:
         name = spec[0]
@@ -156,10 +163,12 @@ def main():
         entry = {"name": name, "cin": spec[1], "cout": spec[2], "k": spec[3], "stride": spec[4],
                  "pad": spec[5], "groups": spec[6], "h": spec[7], "fwd_flops": fl}
         for lname, fmt in layouts:
-            fwd, fb = bench_layer(torch, spec, fmt, args.warmup, args.iters)
+            (fwd, fwd_min), (fb, fb_min) = bench_layer(torch, spec, fmt, args.warmup, args.iters)
             entry[lname] = {"fwd_ms": round(fwd, 4), "fwd_bwd_ms": round(fb, 4),
-                            "fwd_gflops": round(fl / fwd / 1e6, 2), "fwd_bwd_gflops": round(3 * fl / fb / 1e6, 2)}
-            say(f"{name:24} {lname:14} {fl / 1e6:8.1f} {fwd:8.3f} {fl / fwd / 1e6:8.2f} {fb:11.3f} {3 * fl / fb / 1e6:8.2f}")
+                            "fwd_gflops": round(fl / fwd / 1e6, 2), "fwd_bwd_gflops": round(3 * fl / fb / 1e6, 2),
+                            "fwd_min_ms": round(fwd_min, 4), "fwd_bwd_min_ms": round(fb_min, 4)}
+            say(f"{name:24} {lname:14} {fl / 1e6:8.1f} {fwd:8.3f} {fl / fwd / 1e6:8.2f} {fwd_min:9.3f} "
+                f"{fb:11.3f} {3 * fl / fb / 1e6:8.2f} {fb_min:9.3f}")
         entry["best_fwd_ms"] = min(entry[l]["fwd_ms"] for l, _ in layouts)
         entry["best_fwd_bwd_ms"] = min(entry[l]["fwd_bwd_ms"] for l, _ in layouts)
         results.append(entry)
@@ -170,7 +179,8 @@ def main():
     print(json.dumps({
         "torch": torch.__version__, "python": platform.python_version(), "threads": THREADS,
         "batch": BATCH, "dtype": "float32", "iters": args.iters, "warmup": args.warmup,
-        "malloc_env": {} if args.no_malloc_tuning else MALLOC_ENV, "layers": results,
+        "malloc_env": {} if args.no_malloc_tuning else MALLOC_ENV,
+        "loadavg_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)], "layers": results,
     }))
 
 
