@@ -3,10 +3,12 @@
 // dtype, shape and byte range, and the raw little-endian data.
 //
 // Reading is defensive because weights files come from strangers: the header
-// size is bounded, every byte range must lie inside the data section, ranges
-// may not overlap, the dtype must be known and the byte count must match the
-// shape. A file that breaks any rule is rejected with an error naming the
-// tensor and the rule.
+// size is bounded, names are unique, the dtype must be known, the byte count
+// must match the shape, and the byte ranges must tile the data section with
+// no overlap, gap or trailing bytes, as the reference implementation
+// (huggingface/safetensors) requires. A file that breaks any rule is rejected
+// with an error naming the tensor and the rule. Writing refuses anything
+// reading would refuse.
 package safetensors
 
 import (
