@@ -111,7 +111,8 @@ func LookupPreset(name string) (Preset, error) {
 // RoundChannels scales c by width and rounds the result the way the reference
 // implementations do (timm's make_divisible, torchvision's _make_divisible):
 // to the nearest multiple of divisor, at least divisor, plus one divisor when
-// rounding down lost more than 10 % of c·width.
+// rounding down lost more than 10 % of c·width. It expects c ≥ 0 and
+// width > 0 (arch validates both before calling it).
 //
 // It panics if divisor < 1, a programmer error.
 func RoundChannels(c int, width float64, divisor int) int {
