@@ -128,6 +128,10 @@ var convGradCases = []struct {
 	{Conv2DConfig{In: 6, Out: 6, Kernel: 5, Stride: 2, Groups: 6, Bias: true}, 2, 7, 8},
 	{Conv2DConfig{In: 6, Out: 6, Kernel: 5, Stride: 2, Groups: 6, Padding: PadSame, Bias: true}, 2, 8, 7},
 	{Conv2DConfig{In: 4, Out: 4, Kernel: 2, Stride: 2, Groups: 4, Padding: PadSame}, 1, 5, 4},
+	// Depthwise with a full block of 8 channels plus a remainder.
+	{Conv2DConfig{In: 10, Out: 10, Kernel: 3, Stride: 2, Groups: 10, Padding: PadSame, Bias: true}, 1, 5, 6},
+	{Conv2DConfig{In: 9, Out: 9, Kernel: 5, Groups: 9, Bias: true}, 1, 4, 5},
+	{Conv2DConfig{In: 9, Out: 9, Kernel: 5, Stride: 2, Groups: 9}, 1, 6, 5},
 	// General path: stem-like, strided 1x1, grouped, even kernel.
 	{Conv2DConfig{In: 3, Out: 4, Kernel: 3, Stride: 2, Bias: true}, 2, 7, 8},
 	{Conv2DConfig{In: 3, Out: 4, Kernel: 3, Stride: 2, Padding: PadSame}, 2, 8, 7},
