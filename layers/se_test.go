@@ -98,7 +98,16 @@ func TestSqueezeExciteAllocations(t *testing.T) {
 	// calling goroutine, and the layer must not allocate once warm.
 	s := NewSqueezeExcite[float32](64, 16, SiLU)
 	x := tensor.New[float32](2, 8, 8, 64)
-	assert.Zero(t, allocsAfterWarmup(t, s, x, x.Clone()))
+	allocs := allocsAfterWarmup(t, s, x, x.Clone())
+	// GEMM keeps workspaces in a sync.Pool, which the race detector
+	// empties at random on purpose; only then is anything allowed, namely
+	// what the two Linear layers allocate alone plus 3 for that noise.
+	linear := allocsAfterWarmup(t, NewSequential[float32](s.Reduce, s.Expand), tensor.New[float32](2, 64), tensor.New[float32](2, 64))
+	allowed := 0.0
+	if linear > 0 {
+		allowed = linear + 3
+	}
+	assert.LessOrEqual(t, allocs, allowed, "Linear layers alone: %v", linear)
 }
 
 // testing.AllocsPerRun pins GOMAXPROCS to 1, which would hide the
