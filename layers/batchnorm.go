@@ -1,0 +1,270 @@
+package layers
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/effnet-go/effnet/internal/parallel"
+	"github.com/effnet-go/effnet/internal/tensor"
+)
+
+// PyTorch's BatchNorm2d defaults, which torchvision's EfficientNet-B0..B7
+// keep (B0 uses eps 1e-5 at momentum 0.1; the TensorFlow ports use eps
+// 1e-3 and momentum 0.01).
+const (
+	DefaultBNEps      = 1e-5
+	DefaultBNMomentum = 0.1
+)
+
+// BatchNorm2D normalises each channel of an NHWC [N, H, W, C] or a 2-d
+// [N, C] input: y = (x - mean)/sqrt(var + Eps)·weight + bias.
+//
+// In Train mode mean and var are the batch statistics over every position
+// but the channel (the biased variance, as PyTorch normalises with), and the
+// running averages move towards them by Momentum, PyTorch's convention:
+// running = (1-Momentum)·running + Momentum·batch, with the unbiased batch
+// variance for running_var. Eval mode normalises with the running averages.
+//
+// Reductions accumulate in float64 whatever T is: a B0 stem channel at
+// batch 32 sums 32·112·112 ≈ 400k values (1.6M at batch 128), where float32
+// sums would lose about half their digits, and the gradient terms are
+// differences of such sums.
+type BatchNorm2D[T Float] struct {
+	Weight      *Param[T]  // γ, initialised to 1
+	Bias        *Param[T]  // β, initialised to 0
+	RunningMean *Buffer[T] // initialised to 0
+	RunningVar  *Buffer[T] // initialised to 1
+	Eps         float64
+	Momentum    float64
+
+	channels int
+
+	x      *Tensor[T] // input of the last Train-mode Forward; nil otherwise
+	out    *Tensor[T]
+	dx     *Tensor[T]
+	mean   []float64 // batch mean of the last Train-mode Forward
+	invStd []float64 // 1/sqrt(batch var + Eps)
+	meanT  []T       // the mean used by the last Forward (batch or running)
+	scale  []T       // per-channel y = (x - meanT)·scale + shift (forward),
+	shift  []T       // and dx = dy·scale + (x - meanT)·xCoef + shift (backward)
+	xCoef  []T
+	base   []float64 // shift that keeps the one-pass variance exact
+	part   []float64 // per-block partial sums
+}
+
+// NewBatchNorm2D returns a batch normalisation over the given number of
+// channels; use DefaultBNEps and DefaultBNMomentum for PyTorch's defaults.
+func NewBatchNorm2D[T Float](channels int, eps, momentum float64) (*BatchNorm2D[T], error) {
+	switch {
+	case channels <= 0:
+		return nil, fmt.Errorf("layers: BatchNorm2D channels must be positive, got %d", channels)
+	case !(eps > 0):
+		return nil, fmt.Errorf("layers: BatchNorm2D eps must be positive, got %g", eps)
+	case !(momentum >= 0 && momentum <= 1):
+		return nil, fmt.Errorf("layers: BatchNorm2D momentum must be in [0, 1], got %g", momentum)
+	}
+	bn := &BatchNorm2D[T]{
+		Weight:      newParam[T]("weight", channels),
+		Bias:        newParam[T]("bias", channels),
+		RunningMean: &Buffer[T]{Name: "running_mean", Value: tensor.New[T](channels)},
+		RunningVar:  &Buffer[T]{Name: "running_var", Value: tensor.New[T](channels)},
+		Eps:         eps,
+		Momentum:    momentum,
+		channels:    channels,
+		mean:        make([]float64, channels),
+		invStd:      make([]float64, channels),
+		meanT:       make([]T, channels),
+		scale:       make([]T, channels),
+		shift:       make([]T, channels),
+		xCoef:       make([]T, channels),
+		base:        make([]float64, channels),
+	}
+	for i := range channels {
+		bn.Weight.Value.Data[i] = 1
+		bn.RunningVar.Value.Data[i] = 1
+	}
+	return bn, nil
+}
+
+// Params returns the weight and bias.
+func (bn *BatchNorm2D[T]) Params() []*Param[T] { return []*Param[T]{bn.Weight, bn.Bias} }
+
+// Buffers returns the running mean and variance.
+func (bn *BatchNorm2D[T]) Buffers() []*Buffer[T] { return []*Buffer[T]{bn.RunningMean, bn.RunningVar} }
+
+func (bn *BatchNorm2D[T]) String() string { return fmt.Sprintf("BatchNorm2D(%d)", bn.channels) }
+
+// Forward normalises x and returns a tensor of the same shape, owned by the
+// layer and overwritten by the next Forward. In Train mode it also updates
+// the running statistics.
+func (bn *BatchNorm2D[T]) Forward(x *Tensor[T], mode Mode) (*Tensor[T], error) {
+	C := bn.channels
+	if (x.Dims() != 4 && x.Dims() != 2) || x.Shape[x.Dims()-1] != C || x.Len() == 0 {
+		return nil, &ShapeError{Layer: bn.String(), Want: fmt.Sprintf("[N H W %d] or [N %d]", C, C), Got: x.Shape, Argument: "input"}
+	}
+	rows := x.Len() / C
+	bn.x = nil
+	bn.out = tensor.Ensure(bn.out, x.Shape...)
+	if mode == Train {
+		if rows < 2 {
+			return nil, fmt.Errorf("layers: %s: training needs more than one value per channel, got input %v", bn, x.Shape)
+		}
+		bn.batchStats(x.Data, rows)
+		bn.x = x
+	} else {
+		bn.evalAffine()
+	}
+	bnNormalize(bn.out.Data, x.Data, bn.meanT, bn.scale, bn.shift, C)
+	return bn.out, nil
+}
+
+// batchStats computes the batch mean and variance in one pass, updates the
+// running statistics and sets scale and shift for the forward. Sums are of
+// x - base with base the first row, so that E[d²] - E[d]² does not cancel
+// catastrophically when a channel's mean is large against its spread.
+func (bn *BatchNorm2D[T]) batchStats(x []T, rows int) {
+	C := bn.channels
+	for j := range C {
+		bn.base[j] = float64(x[j])
+	}
+	p := convBlocks(rows)
+	bn.part = convEnsure(bn.part, 2*p*C)
+	base := bn.base
+	parallel.For(p, 1, func(lo, hi int) {
+		for blk := lo; blk < hi; blk++ {
+			s1 := bn.part[2*blk*C : (2*blk+1)*C]
+			s2 := bn.part[(2*blk+1)*C : (2*blk+2)*C]
+			clear(s1)
+			clear(s2)
+			for r := blk * rows / p; r < (blk+1)*rows/p; r++ {
+				row := x[r*C : (r+1)*C]
+				for j, v := range row {
+					d := float64(v) - base[j]
+					s1[j] += d
+					s2[j] += d * d
+				}
+			}
+		}
+	})
+	n := float64(rows)
+	m := bn.Momentum
+	gamma, beta := bn.Weight.Value.Data, bn.Bias.Value.Data
+	rm, rv := bn.RunningMean.Value.Data, bn.RunningVar.Value.Data
+	for j := range C {
+		var s1, s2 float64
+		for blk := range p {
+			s1 += bn.part[2*blk*C+j]
+			s2 += bn.part[(2*blk+1)*C+j]
+		}
+		d := s1 / n
+		variance := max(s2/n-d*d, 0)
+		mean := base[j] + d
+		inv := 1 / math.Sqrt(variance+bn.Eps)
+		bn.mean[j], bn.invStd[j] = mean, inv
+		sc := float64(gamma[j]) * inv
+		bn.meanT[j] = T(mean)
+		bn.scale[j] = T(sc)
+		bn.shift[j] = beta[j]
+		rm[j] = T((1-m)*float64(rm[j]) + m*mean)
+		rv[j] = T((1-m)*float64(rv[j]) + m*variance*n/(n-1))
+	}
+}
+
+// evalAffine sets the normalisation from the running statistics.
+func (bn *BatchNorm2D[T]) evalAffine() {
+	gamma, beta := bn.Weight.Value.Data, bn.Bias.Value.Data
+	rm, rv := bn.RunningMean.Value.Data, bn.RunningVar.Value.Data
+	for j := range bn.channels {
+		bn.meanT[j] = rm[j]
+		bn.scale[j] = T(float64(gamma[j]) / math.Sqrt(float64(rv[j])+bn.Eps))
+		bn.shift[j] = beta[j]
+	}
+}
+
+// bnNormalize computes dst = (x - mean)·scale + shift per channel over rows
+// of C values. Subtracting the mean first, rather than folding it into the
+// shift, keeps float32 exact to its precision even when a channel's mean is
+// large against its spread.
+func bnNormalize[T Float](dst, x, mean, scale, shift []T, C int) {
+	rows := len(dst) / C
+	parallel.For(rows, convGrain(C), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			d, xv := dst[r*C:(r+1)*C], x[r*C:(r+1)*C]
+			m, sc, sh := mean[:len(d)], scale[:len(d)], shift[:len(d)]
+			for j := range d {
+				d[j] = (xv[j]-m[j])*sc[j] + sh[j]
+			}
+		}
+	})
+}
+
+// bnGradInput computes dst = dy·a + (x - mean)·xc + shift per channel.
+func bnGradInput[T Float](dst, dy, x, mean, a, xc, shift []T, C int) {
+	rows := len(dst) / C
+	parallel.For(rows, convGrain(C), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			d, g, xv := dst[r*C:(r+1)*C], dy[r*C:(r+1)*C], x[r*C:(r+1)*C]
+			m, av, xcv, sh := mean[:len(d)], a[:len(d)], xc[:len(d)], shift[:len(d)]
+			for j := range d {
+				d[j] = g[j]*av[j] + (xv[j]-m[j])*xcv[j] + sh[j]
+			}
+		}
+	})
+}
+
+// Backward takes dy for the last Train-mode Forward, adds the weight and
+// bias gradients and returns the input gradient through the batch
+// statistics:
+//
+//	dx = γ/σ · (dy - mean(dy) - x̂·mean(dy·x̂)),  x̂ = (x - μ)/σ.
+func (bn *BatchNorm2D[T]) Backward(dy *Tensor[T]) (*Tensor[T], error) {
+	if bn.x == nil {
+		return nil, fmt.Errorf("layers: %s: Backward without a preceding Train-mode Forward", bn)
+	}
+	if !dy.HasShape(bn.x.Shape...) {
+		return nil, &ShapeError{Layer: bn.String(), Want: fmt.Sprint(bn.x.Shape), Got: dy.Shape, Argument: "gradient"}
+	}
+	C := bn.channels
+	rows := dy.Len() / C
+	x, g := bn.x.Data, dy.Data
+	p := convBlocks(rows)
+	bn.part = convEnsure(bn.part, 2*p*C)
+	mean := bn.mean
+	parallel.For(p, 1, func(lo, hi int) {
+		for blk := lo; blk < hi; blk++ {
+			sg := bn.part[2*blk*C : (2*blk+1)*C]
+			sgx := bn.part[(2*blk+1)*C : (2*blk+2)*C]
+			clear(sg)
+			clear(sgx)
+			for r := blk * rows / p; r < (blk+1)*rows/p; r++ {
+				xr, gr := x[r*C:(r+1)*C], g[r*C:(r+1)*C]
+				for j, v := range gr {
+					gv := float64(v)
+					sg[j] += gv
+					sgx[j] += gv * (float64(xr[j]) - mean[j])
+				}
+			}
+		}
+	})
+	n := float64(rows)
+	gamma := bn.Weight.Value.Data
+	for j := range C {
+		var sg, sgx float64
+		for blk := range p {
+			sg += bn.part[2*blk*C+j]
+			sgx += bn.part[(2*blk+1)*C+j]
+		}
+		inv := bn.invStd[j]
+		dgamma := sgx * inv // Σ dy·x̂
+		bn.Weight.Grad.Data[j] += T(dgamma)
+		bn.Bias.Grad.Data[j] += T(sg)
+		a := float64(gamma[j]) * inv
+		xc := -a * inv * dgamma / n // coefficient of (x - μ)
+		bn.scale[j] = T(a)
+		bn.xCoef[j] = T(xc)
+		bn.shift[j] = T(-a * sg / n)
+	}
+	bn.dx = tensor.Ensure(bn.dx, dy.Shape...)
+	bnGradInput(bn.dx.Data, g, x, bn.meanT, bn.scale, bn.xCoef, bn.shift, C)
+	return bn.dx, nil
+}
