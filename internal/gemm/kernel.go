@@ -14,12 +14,17 @@ type microKernel struct {
 	// kc, mc and nc are the cache blocking sizes (see doc.go). mc is a
 	// multiple of mr, nc a multiple of nr.
 	kc, mc, nc int
+	// direct reports whether run accepts unpacked operands: any row and
+	// step stride for A, any step stride for B.
+	direct bool
 	// half reports whether a B panel with at most nr/2 valid columns is
 	// packed nr/2 wide (the kernel then runs a half-width loop).
 	half bool
 	// run computes c[i*ldc+j] = alpha·(A·B)[i,j] + beta·c[i*ldc+j] for
-	// i < rows ≤ mr and j < cols ≤ nr. beta == 0 must not read c.
-	run func(kc int, a, b []float32, c []float32, ldc int, alpha, beta float32, rows, cols int)
+	// i < rows ≤ mr and j < cols ≤ nr, where A[i,p] = a[i·rsA + p·csA]
+	// and B[p,j] = b[p·csB + j]. A packed panel has rsA = 1, csA = mr and
+	// csB = panelWidth(cols). beta == 0 must not read c.
+	run func(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, rows, cols int)
 }
 
 // panelWidth is the packed width of a B micro-panel with cols valid columns.
@@ -41,7 +46,10 @@ var goKernel = microKernel{
 	run: kernelGo4x4,
 }
 
-func kernelGo4x4(kc int, a, b []float32, c []float32, ldc int, alpha, beta float32, rows, cols int) {
+func kernelGo4x4(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, rows, cols int) {
+	if rsA != 1 || csA != 4 || csB != 4 {
+		panic("gemm: go4x4 kernel needs packed operands")
+	}
 	var c00, c01, c02, c03 float32
 	var c10, c11, c12, c13 float32
 	var c20, c21, c22, c23 float32

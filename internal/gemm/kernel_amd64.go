@@ -7,7 +7,7 @@ import "golang.org/x/sys/cpu"
 //go:generate go run gen_amd64.go
 
 //go:noescape
-func kernelAVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32, rows, cols int)
+func kernelAVX512(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols int)
 
 //go:noescape
 func kernelAVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32)
@@ -19,19 +19,22 @@ var avx512Kernel = microKernel{
 	name: "avx512-12x32",
 	mr:   12, nr: 32,
 	kc: 256, mc: 144, nc: 2048,
-	half: true,
-	run:  runAVX512,
+	half:   true,
+	direct: true,
+	run:    runAVX512,
 }
 
-func runAVX512(kc int, a, b []float32, c []float32, ldc int, alpha, beta float32, rows, cols int) {
-	// Bounds the assembly relies on.
-	_ = a[12*kc-1]
-	_ = b[16*kc-1]
+func runAVX512(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, rows, cols int) {
+	// Bounds the assembly relies on: it reads all 12 rows of A and 16 or
+	// 32 columns of B whatever rows and cols are.
+	w := 16
 	if cols > 16 {
-		_ = b[32*kc-1]
+		w = 32
 	}
+	_ = a[11*rsA+(kc-1)*csA]
+	_ = b[(kc-1)*csB+w-1]
 	_ = c[(rows-1)*ldc+cols-1]
-	kernelAVX512(kc, &a[0], &b[0], &c[0], ldc, alpha, beta, rows, cols)
+	kernelAVX512(kc, &a[0], rsA, csA, &b[0], csB, &c[0], ldc, alpha, beta, rows, cols)
 }
 
 // avx2Kernel is the 6×16 tile of CPUs without AVX-512: 12 ymm accumulators
@@ -43,7 +46,10 @@ var avx2Kernel = microKernel{
 	run: runAVX2,
 }
 
-func runAVX2(kc int, a, b []float32, c []float32, ldc int, alpha, beta float32, rows, cols int) {
+func runAVX2(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, rows, cols int) {
+	if rsA != 1 || csA != 6 || csB != 16 {
+		panic("gemm: avx2 kernel needs packed operands")
+	}
 	_ = a[6*kc-1]
 	_ = b[16*kc-1]
 	if rows == 6 && cols == 16 {
@@ -71,3 +77,8 @@ func kernels() []*microKernel {
 	}
 	return append(ks, &goKernel)
 }
+
+// fmaPeakAVX512 runs n iterations of 24 independent FMAs on zmm registers,
+// which measures the machine's attainable FP32 peak (768 flops per
+// iteration). It is used by BenchmarkPeak only.
+func fmaPeakAVX512(n int)

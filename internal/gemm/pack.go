@@ -11,6 +11,13 @@ func packA(transA bool, a []float32, lda, i0, p0, mc, kc, mr int, dst []float32)
 		if transA {
 			// op(A)[i, p] = a[p·lda + i]: the mr values of one step are
 			// contiguous in a.
+			if rows == 12 && mr == 12 {
+				for p := 0; p < kc; p++ {
+					o := (p0+p)*lda + i0 + ir
+					*(*[12]float32)(d[p*12:]) = *(*[12]float32)(a[o:])
+				}
+				continue
+			}
 			for p := 0; p < kc; p++ {
 				src := a[(p0+p)*lda+i0+ir:]
 				src = src[:rows]
@@ -22,6 +29,10 @@ func packA(transA bool, a []float32, lda, i0, p0, mc, kc, mr int, dst []float32)
 		}
 		// op(A)[i, p] = a[i·lda + p]: each row is contiguous, written with
 		// stride mr.
+		if rows == 12 && mr == 12 {
+			packA12(a[(i0+ir)*lda+p0:], lda, kc, d)
+			continue
+		}
 		for i := 0; i < rows; i++ {
 			src := a[(i0+ir+i)*lda+p0:]
 			src = src[:kc]
@@ -49,6 +60,18 @@ func packB(k *microKernel, transB bool, b []float32, ldb, p0, j0, kc, nc int, ds
 		d := dst[jr*kc : jr*kc+w*kc]
 		if !transB {
 			// op(B)[p, j] = b[p·ldb + j]: one step is a contiguous run.
+			if cols == 32 && w == 32 {
+				for p := 0; p < kc; p++ {
+					*(*[32]float32)(d[p*32:]) = *(*[32]float32)(b[(p0+p)*ldb+j0+jr:])
+				}
+				continue
+			}
+			if cols == 16 && w == 16 {
+				for p := 0; p < kc; p++ {
+					*(*[16]float32)(d[p*16:]) = *(*[16]float32)(b[(p0+p)*ldb+j0+jr:])
+				}
+				continue
+			}
 			for p := 0; p < kc; p++ {
 				src := b[(p0+p)*ldb+j0+jr:]
 				src = src[:cols]
@@ -72,5 +95,39 @@ func packB(k *microKernel, transB bool, b []float32, ldb, p0, j0, kc, nc int, ds
 				d[p*w+j] = 0
 			}
 		}
+	}
+}
+
+// packA12 interleaves twelve rows of a (row stride lda, kc values each) into
+// d: the hot case of packA for the 12-row AVX-512 tile. Reading the twelve
+// rows side by side writes d sequentially.
+func packA12(a []float32, lda, kc int, d []float32) {
+	r0 := a[0*lda : 0*lda+kc]
+	r1 := a[1*lda : 1*lda+kc]
+	r2 := a[2*lda : 2*lda+kc]
+	r3 := a[3*lda : 3*lda+kc]
+	r4 := a[4*lda : 4*lda+kc]
+	r5 := a[5*lda : 5*lda+kc]
+	r6 := a[6*lda : 6*lda+kc]
+	r7 := a[7*lda : 7*lda+kc]
+	r8 := a[8*lda : 8*lda+kc]
+	r9 := a[9*lda : 9*lda+kc]
+	r10 := a[10*lda : 10*lda+kc]
+	r11 := a[11*lda : 11*lda+kc]
+	d = d[:12*kc]
+	for p := range r0 {
+		dp := (*[12]float32)(d[12*p:])
+		dp[0] = r0[p]
+		dp[1] = r1[p]
+		dp[2] = r2[p]
+		dp[3] = r3[p]
+		dp[4] = r4[p]
+		dp[5] = r5[p]
+		dp[6] = r6[p]
+		dp[7] = r7[p]
+		dp[8] = r8[p]
+		dp[9] = r9[p]
+		dp[10] = r10[p]
+		dp[11] = r11[p]
 	}
 }

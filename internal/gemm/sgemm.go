@@ -23,15 +23,21 @@ func grow(s []float32, n int) []float32 {
 	return s[:n]
 }
 
-func getWorkspace(k *microKernel) *workspace {
+// getWorkspace returns packing buffers large enough for an m×n×kk product.
+// They are sized to the problem, not to the blocking sizes, so that small
+// products do not pin megabytes.
+func getWorkspace(k *microKernel, m, n, kk int) *workspace {
 	w, _ := workspaces.Get().(*workspace)
 	if w == nil {
 		w = new(workspace)
 	}
-	w.a = grow(w.a, k.mc*k.kc)
-	w.b = grow(w.b, k.kc*k.nc)
+	kc := min(k.kc, kk)
+	w.a = grow(w.a, min(k.mc, roundUp(m, k.mr))*kc)
+	w.b = grow(w.b, kc*min(k.nc, roundUp(n, k.nr)))
 	return w
 }
+
+func roundUp(x, to int) int { return (x + to - 1) / to * to }
 
 // minParallelFlops is the smallest product worth splitting: starting and
 // joining a goroutine costs a few microseconds, which is about a million
@@ -74,9 +80,13 @@ func chooseSplit(k *microKernel, workers, m, n, kk int) (splitKind, int) {
 	if bn > bm+0.05 {
 		best, kind, parts = bn, splitN, pn
 	}
-	// Splitting k costs an extra m×n pass per worker; worth it when k
-	// dwarfs that.
-	if best < 0.9 && kk >= 4*k.kc*workers {
+	// Splitting k costs an extra m×n buffer and pass per worker, which is
+	// negligible when k is long. It then also balances perfectly and lets
+	// the workers read disjoint halves of A and B, where an M or N split
+	// makes every worker stream all of one operand: the weight gradients
+	// of 1×1 convolutions (small C, k = batch·height·width) are bound by
+	// that memory traffic.
+	if kk >= 4*k.kc*workers && (best < 0.9 || m*n <= 1<<16) {
 		return splitK, workers
 	}
 	if parts <= 1 {
@@ -109,6 +119,11 @@ func rangeOf(i, parts, t, s, n int) (lo, hi int) {
 	lo = min(i*per*s, n)
 	hi = min((i+1)*per*s, n)
 	return lo, hi
+}
+
+func (t *task) runAndDone(i int) {
+	t.run(i)
+	t.wg.Done()
 }
 
 func (t *task) run(i int) {
@@ -157,7 +172,7 @@ func sgemm(k *microKernel, workers int, transA, transB bool, m, n, kk int, alpha
 	}
 	split, parts := chooseSplit(k, workers, m, n, kk)
 	if split == splitNone {
-		w := getWorkspace(k)
+		w := getWorkspace(k, m, n, kk)
 		sgemmSerial(k, w, transA, transB, 0, m, 0, n, 0, kk, alpha, a, lda, b, ldb, beta, c, ldc)
 		workspaces.Put(w)
 		return
@@ -172,14 +187,11 @@ func sgemm(k *microKernel, workers int, transA, transB bool, m, n, kk int, alpha
 		split: split, parts: parts, ws: t.ws[:0],
 	}
 	for range parts {
-		t.ws = append(t.ws, getWorkspace(k))
+		t.ws = append(t.ws, getWorkspace(k, m, n, kk))
 	}
 	t.wg.Add(parts - 1)
 	for i := 1; i < parts; i++ {
-		go func() {
-			t.run(i)
-			t.wg.Done()
-		}()
+		go t.runAndDone(i)
 	}
 	t.run(0)
 	t.wg.Wait()
@@ -224,13 +236,29 @@ func scale(m, n int, beta float32, c []float32, ldc int) {
 // alpha·op(A)[i0:i0+m, p0:p0+kk]·op(B)[p0:p0+kk, j0:j0+n] + beta·C, in the
 // calling goroutine. This is the Goto/BLIS loop nest: B is packed per
 // kc×nc block, A per mc×kc block, and the kernel walks the packed panels.
+//
+// Kernels that accept strided operands skip packing where it buys
+// nothing: a full A panel is read in place when the block has at most
+// directPanels column panels (each A panel is then read that few times, and
+// the 1×1-convolution shapes with few output channels are bound by memory
+// traffic that packing would double); a full B panel is read in place
+// when B is not transposed and one row block covers all of C's rows.
 func sgemmSerial(k *microKernel, w *workspace, transA, transB bool, i0, m, j0, n, p0, kk int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	mr, nr := k.mr, k.nr
+	directB := k.direct && !transB && m <= k.mc
 	for jc := 0; jc < n; jc += k.nc {
 		nc := min(k.nc, n-jc)
+		directA := k.direct && nc <= directPanels*nr
 		for pc := 0; pc < kk; pc += k.kc {
 			kc := min(k.kc, kk-pc)
-			packB(k, transB, b, ldb, p0+pc, j0+jc, kc, nc, w.b)
+			if directB {
+				// Only a ragged last panel needs packing (zero padding).
+				if last := nc / nr * nr; last < nc && k.panelWidth(nc-last) != nc-last {
+					packB(k, transB, b, ldb, p0+pc, j0+jc+last, kc, nc-last, w.b)
+				}
+			} else {
+				packB(k, transB, b, ldb, p0+pc, j0+jc, kc, nc, w.b)
+			}
 			// Later k blocks add onto what the first one stored.
 			bet := beta
 			if pc > 0 {
@@ -238,16 +266,41 @@ func sgemmSerial(k *microKernel, w *workspace, transA, transB bool, i0, m, j0, n
 			}
 			for ic := 0; ic < m; ic += k.mc {
 				mc := min(k.mc, m-ic)
-				packA(transA, a, lda, i0+ic, p0+pc, mc, kc, mr, w.a)
+				if directA {
+					if last := mc / mr * mr; last < mc {
+						packA(transA, a, lda, i0+ic+last, p0+pc, mc-last, kc, mr, w.a)
+					}
+				} else {
+					packA(transA, a, lda, i0+ic, p0+pc, mc, kc, mr, w.a)
+				}
 				for jr := 0; jr < nc; jr += nr {
 					cols := min(nr, nc-jr)
-					bp := w.b[jr*kc:]
+					width := k.panelWidth(cols)
+					bp, csB := w.b[jr*kc:], width
+					if directB && cols == width {
+						bp, csB = b[(p0+pc)*ldb+j0+jc+jr:], ldb
+					} else if directB {
+						bp = w.b // the ragged panel, packed alone
+					}
 					for ir := 0; ir < mc; ir += mr {
 						rows := min(mr, mc-ir)
-						k.run(kc, w.a[ir*kc:], bp, c[(ic+ir)*ldc+jc+jr:], ldc, alpha, bet, rows, cols)
+						ap, rsA, csA := w.a[ir*kc:], 1, mr
+						switch {
+						case directA && rows == mr && transA:
+							ap, rsA, csA = a[(p0+pc)*lda+i0+ic+ir:], 1, lda
+						case directA && rows == mr:
+							ap, rsA, csA = a[(i0+ic+ir)*lda+p0+pc:], lda, 1
+						case directA:
+							ap = w.a
+						}
+						k.run(kc, ap, rsA, csA, bp, csB, c[(ic+ir)*ldc+jc+jr:], ldc, alpha, bet, rows, cols)
 					}
 				}
 			}
 		}
 	}
 }
+
+// directPanels is the most column panels for which A is read in place
+// rather than packed.
+const directPanels = 4

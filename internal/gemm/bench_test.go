@@ -1,0 +1,147 @@
+package gemm
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+)
+
+// benchShape is one product C = op(A)·op(B) of the benchmarks.
+type benchShape struct {
+	name           string
+	transA, transB bool
+	m, n, k        int
+}
+
+// b0Shapes are the 1×1 convolutions of EfficientNet-B0 at batch 8, 224 px,
+// as the layers issue them on NHWC activations (M = 8·H·W rows):
+//
+//	forward  Y  = X·Wᵀ    m = M,    n = Cout, k = Cin  (W is [Cout, Cin])
+//	backward dX = dY·W    m = M,    n = Cin,  k = Cout
+//	backward dW = dYᵀ·X   m = Cout, n = Cin,  k = M
+//
+// plus a square 1024³ product for comparison with the machine's peak.
+func b0Shapes() []benchShape {
+	convs := []struct {
+		name    string
+		cin     int
+		cout    int
+		spatial int
+	}{
+		{"expand16to96@112", 16, 96, 112},
+		{"project96to24@56", 96, 24, 56},
+		{"expand24to144@56", 24, 144, 56},
+		{"project144to40@28", 144, 40, 28},
+		{"expand40to240@28", 40, 240, 28},
+		{"project480to80@14", 480, 80, 14},
+		{"project1152to192@7", 1152, 192, 7},
+		{"head320to1280@7", 320, 1280, 7},
+	}
+	var s []benchShape
+	for _, c := range convs {
+		m := 8 * c.spatial * c.spatial
+		s = append(s,
+			benchShape{"fwd/" + c.name, false, true, m, c.cout, c.cin},
+			benchShape{"dX/" + c.name, false, false, m, c.cin, c.cout},
+			benchShape{"dW/" + c.name, true, false, c.cout, c.cin, m},
+		)
+	}
+	return append(s, benchShape{"square1024", false, false, 1024, 1024, 1024})
+}
+
+type benchData struct {
+	a, b, c       []float32
+	lda, ldb, ldc int
+}
+
+func newBenchData(s benchShape) benchData {
+	rnd := rand.New(rand.NewPCG(1, 1))
+	d := benchData{lda: s.k, ldb: s.n, ldc: s.n}
+	if s.transA {
+		d.lda = s.m
+	}
+	if s.transB {
+		d.ldb = s.k
+	}
+	d.a = make([]float32, s.m*s.k)
+	d.b = make([]float32, s.k*s.n)
+	d.c = make([]float32, s.m*s.n)
+	for _, x := range [][]float32{d.a, d.b} {
+		for i := range x {
+			x[i] = rnd.Float32() - 0.5
+		}
+	}
+	return d
+}
+
+func runBench(b *testing.B, s benchShape, call func(d benchData)) {
+	d := newBenchData(s)
+	call(d) // warm the workspace pool and the caches
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		call(d)
+	}
+	flops := 2 * float64(s.m) * float64(s.n) * float64(s.k) * float64(b.N)
+	b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+// BenchmarkSgemm runs the fastest kernel on all cores, as Gemm does.
+func BenchmarkSgemm(b *testing.B) {
+	workers := runtime.GOMAXPROCS(0)
+	for _, s := range b0Shapes() {
+		b.Run(s.name, func(b *testing.B) {
+			runBench(b, s, func(d benchData) {
+				sgemm(fastest, workers, s.transA, s.transB, s.m, s.n, s.k, 1, d.a, d.lda, d.b, d.ldb, 0, d.c, d.ldc)
+			})
+		})
+	}
+}
+
+// BenchmarkSgemm1Core runs the fastest kernel on one core, to compare with
+// the per-core peak.
+func BenchmarkSgemm1Core(b *testing.B) {
+	for _, s := range b0Shapes() {
+		b.Run(s.name, func(b *testing.B) {
+			runBench(b, s, func(d benchData) {
+				sgemm(fastest, 1, s.transA, s.transB, s.m, s.n, s.k, 1, d.a, d.lda, d.b, d.ldb, 0, d.c, d.ldc)
+			})
+		})
+	}
+}
+
+// BenchmarkSgemmKernels runs every kernel of this build on the square
+// product, serially.
+func BenchmarkSgemmKernels(b *testing.B) {
+	s := benchShape{"square512", false, false, 512, 512, 512}
+	for _, kern := range kernels() {
+		b.Run(fmt.Sprintf("%s/%s", kern.name, s.name), func(b *testing.B) {
+			runBench(b, s, func(d benchData) {
+				sgemm(kern, 1, s.transA, s.transB, s.m, s.n, s.k, 1, d.a, d.lda, d.b, d.ldb, 0, d.c, d.ldc)
+			})
+		})
+	}
+}
+
+// BenchmarkGonumSgemm is the baseline: gonum's Sgemm on the same shapes.
+func BenchmarkGonumSgemm(b *testing.B) {
+	var impl gonum.Implementation
+	for _, s := range b0Shapes() {
+		b.Run(s.name, func(b *testing.B) {
+			ta, tb := blas.NoTrans, blas.NoTrans
+			if s.transA {
+				ta = blas.Trans
+			}
+			if s.transB {
+				tb = blas.Trans
+			}
+			runBench(b, s, func(d benchData) {
+				impl.Sgemm(ta, tb, s.m, s.n, s.k, 1, d.a, d.lda, d.b, d.ldb, 0, d.c, d.ldc)
+			})
+		})
+	}
+}
