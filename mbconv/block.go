@@ -1,0 +1,247 @@
+package mbconv
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/effnet-go/effnet/internal/parallel"
+	"github.com/effnet-go/effnet/internal/tensor"
+	"github.com/effnet-go/effnet/layers"
+)
+
+// Config describes one block. Every field is meaningful; New rejects
+// combinations that cannot be built.
+type Config struct {
+	In, Mid, Out int // input, expanded (depthwise) and output channels; Mid == In means no expansion
+	Kernel       int // depthwise kernel size
+	Stride       int // depthwise stride, 1 or 2
+	SE           int // squeeze-excite width; 0 means no squeeze-excite
+	// Skip adds the identity path. It needs Stride 1 and In == Out.
+	Skip bool
+	// DropPath is the probability of dropping the residual branch per
+	// sample in training (stochastic depth); it needs Skip.
+	DropPath   float64
+	Padding    layers.Padding
+	BNEps      float64
+	BNMomentum float64
+	Act        layers.Activation
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.In <= 0 || c.Mid <= 0 || c.Out <= 0:
+		return fmt.Errorf("mbconv: channels must be positive, got in %d, mid %d, out %d", c.In, c.Mid, c.Out)
+	case c.Stride != 1 && c.Stride != 2:
+		return fmt.Errorf("mbconv: stride must be 1 or 2, got %d", c.Stride)
+	case c.SE < 0:
+		return fmt.Errorf("mbconv: squeeze-excite width must not be negative, got %d", c.SE)
+	case c.Skip && (c.Stride != 1 || c.In != c.Out):
+		return fmt.Errorf("mbconv: identity skip needs stride 1 and in == out, got stride %d, %d→%d", c.Stride, c.In, c.Out)
+	case c.DropPath < 0 || c.DropPath >= 1:
+		return fmt.Errorf("mbconv: drop-path rate must be in [0, 1), got %g", c.DropPath)
+	case c.DropPath > 0 && !c.Skip:
+		return errors.New("mbconv: drop-path needs the identity skip")
+	case c.BNEps <= 0 || c.BNMomentum < 0 || c.BNMomentum > 1:
+		return fmt.Errorf("mbconv: BatchNorm eps %g / momentum %g out of range", c.BNEps, c.BNMomentum)
+	}
+	return nil
+}
+
+// Block is one MBConv block. Its sublayers are exported so that weights can
+// be mapped onto them; Expand, ExpandBN and SE are nil when the block has
+// no expansion or no squeeze-excite.
+type Block[T layers.Float] struct {
+	Config Config
+
+	Expand    *layers.Conv2D[T]
+	ExpandBN  *layers.BatchNorm2D[T]
+	DW        *layers.Conv2D[T]
+	DWBN      *layers.BatchNorm2D[T]
+	SE        *layers.SqueezeExcite[T]
+	Project   *layers.Conv2D[T]
+	ProjectBN *layers.BatchNorm2D[T]
+
+	params  []*layers.Param[T]
+	buffers []*layers.Buffer[T]
+
+	drop *layers.DropPath[T]
+	seq  []layers.Layer[T] // the residual branch in order
+	out  *tensor.Tensor[T]
+	dx   *tensor.Tensor[T]
+	// operands of the residual add and its gradient, for the loop bodies
+	// add and addGrad, method values made once so parallel.For does not
+	// allocate a closure per call
+	x, y, g, dy  *tensor.Tensor[T]
+	add, addGrad func(lo, hi int)
+}
+
+// New builds a block with freshly initialised weights drawn from rng, which
+// also drives drop-path. The weights are initialised as torchvision does
+// (Kaiming-normal, fan-out, for convolutions; BatchNorm weight 1, bias 0).
+func New[T layers.Float](c Config, rng *rand.Rand) (*Block[T], error) {
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	b := &Block[T]{Config: c}
+	conv := func(in, out, k, stride, groups int) (*layers.Conv2D[T], error) {
+		l, err := layers.NewConv2D[T](layers.Conv2DConfig{In: in, Out: out, Kernel: k, Stride: stride, Groups: groups, Padding: c.Padding})
+		if err != nil {
+			return nil, fmt.Errorf("mbconv: %w", err)
+		}
+		layers.InitKaimingNormalFanOut(l.Weight, rng)
+		return l, nil
+	}
+	bn := func(ch int) (*layers.BatchNorm2D[T], error) {
+		l, err := layers.NewBatchNorm2D[T](ch, c.BNEps, c.BNMomentum)
+		if err != nil {
+			return nil, fmt.Errorf("mbconv: %w", err)
+		}
+		return l, nil
+	}
+	var err error
+	if c.Mid != c.In {
+		if b.Expand, err = conv(c.In, c.Mid, 1, 1, 1); err != nil {
+			return nil, err
+		}
+		if b.ExpandBN, err = bn(c.Mid); err != nil {
+			return nil, err
+		}
+		b.seq = append(b.seq, b.Expand, b.ExpandBN, layers.NewActivation[T](c.Act))
+	}
+	if b.DW, err = conv(c.Mid, c.Mid, c.Kernel, c.Stride, c.Mid); err != nil {
+		return nil, err
+	}
+	if b.DWBN, err = bn(c.Mid); err != nil {
+		return nil, err
+	}
+	b.seq = append(b.seq, b.DW, b.DWBN, layers.NewActivation[T](c.Act))
+	if c.SE > 0 {
+		b.SE = layers.NewSqueezeExcite[T](c.Mid, c.SE, c.Act)
+		for _, p := range []*layers.Param[T]{b.SE.Reduce.Weight, b.SE.Expand.Weight} {
+			// A 1×1 convolution's fan-out is its output count.
+			layers.InitKaimingNormalFanOut(p, rng)
+		}
+		b.seq = append(b.seq, b.SE)
+	}
+	if b.Project, err = conv(c.Mid, c.Out, 1, 1, 1); err != nil {
+		return nil, err
+	}
+	if b.ProjectBN, err = bn(c.Out); err != nil {
+		return nil, err
+	}
+	b.seq = append(b.seq, b.Project, b.ProjectBN)
+	if c.Skip {
+		b.drop = layers.NewDropPath[T](c.DropPath, rng)
+		b.seq = append(b.seq, b.drop)
+		b.add = b.addRange
+		b.addGrad = b.addGradRange
+	}
+	b.name()
+	return b, nil
+}
+
+func (b *Block[T]) String() string {
+	c := b.Config
+	return fmt.Sprintf("MBConv(%d→%d→%d, k%d, s%d, se %d, skip %t)", c.In, c.Mid, c.Out, c.Kernel, c.Stride, c.SE, c.Skip)
+}
+
+// Forward runs the block on an NHWC input [N, H, W, In].
+func (b *Block[T]) Forward(x *tensor.Tensor[T], mode layers.Mode) (*tensor.Tensor[T], error) {
+	h := x
+	var err error
+	for _, l := range b.seq {
+		if h, err = l.Forward(h, mode); err != nil {
+			return nil, fmt.Errorf("%v: %w", b, err)
+		}
+	}
+	if !b.Config.Skip {
+		return h, nil
+	}
+	b.out = tensor.Ensure(b.out, h.Shape...)
+	b.x, b.y = x, h
+	parallel.For(len(h.Data), 1<<14, b.add)
+	return b.out, nil
+}
+
+func (b *Block[T]) addRange(lo, hi int) {
+	o, x, y := b.out.Data[lo:hi], b.x.Data[lo:hi], b.y.Data[lo:hi]
+	for i := range o {
+		o[i] = x[i] + y[i]
+	}
+}
+
+func (b *Block[T]) addGradRange(lo, hi int) {
+	o, g, d := b.dx.Data[lo:hi], b.g.Data[lo:hi], b.dy.Data[lo:hi]
+	for i := range o {
+		o[i] = g[i] + d[i]
+	}
+}
+
+// Backward takes the gradient of the loss with respect to the block's
+// output and returns the gradient with respect to its input, accumulating
+// parameter gradients.
+func (b *Block[T]) Backward(dy *tensor.Tensor[T]) (*tensor.Tensor[T], error) {
+	g := dy
+	var err error
+	for i := len(b.seq) - 1; i >= 0; i-- {
+		if g, err = b.seq[i].Backward(g); err != nil {
+			return nil, fmt.Errorf("%v: %w", b, err)
+		}
+	}
+	if !b.Config.Skip {
+		return g, nil
+	}
+	// The identity path passes dy straight through: dx = branch grad + dy.
+	b.dx = tensor.Ensure(b.dx, g.Shape...)
+	b.g, b.dy = g, dy
+	parallel.For(len(g.Data), 1<<14, b.addGrad)
+	return b.dx, nil
+}
+
+// Params lists the learnable tensors under timm's names, so that a timm
+// state dict maps onto a block name for name. With an expansion:
+// conv_pw, bn1 (expand), conv_dw, bn2 (depthwise), se.conv_reduce,
+// se.conv_expand, conv_pwl, bn3 (project). Without one (timm's depthwise-
+// separable block): conv_dw, bn1, se.*, conv_pw, bn2.
+func (b *Block[T]) Params() []*layers.Param[T] { return b.params }
+
+// Buffers lists the BatchNorm running statistics, named like Params
+// ("bn1.running_mean", ...).
+func (b *Block[T]) Buffers() []*layers.Buffer[T] { return b.buffers }
+
+func (b *Block[T]) name() {
+	type part struct {
+		name  string
+		layer layers.Layer[T]
+	}
+	var parts []part
+	if b.Expand != nil {
+		parts = []part{{"conv_pw", b.Expand}, {"bn1", b.ExpandBN}, {"conv_dw", b.DW}, {"bn2", b.DWBN}}
+	} else {
+		parts = []part{{"conv_dw", b.DW}, {"bn1", b.DWBN}}
+	}
+	if b.SE != nil {
+		parts = append(parts, part{"se.conv_reduce", b.SE.Reduce}, part{"se.conv_expand", b.SE.Expand})
+	}
+	if b.Expand != nil {
+		parts = append(parts, part{"conv_pwl", b.Project}, part{"bn3", b.ProjectBN})
+	} else {
+		parts = append(parts, part{"conv_pw", b.Project}, part{"bn2", b.ProjectBN})
+	}
+	for _, pt := range parts {
+		for _, p := range pt.layer.Params() {
+			local := p.Name
+			if i := strings.LastIndexByte(local, '.'); i >= 0 {
+				local = local[i+1:] // SE sublayers name theirs "reduce.weight"
+			}
+			b.params = append(b.params, &layers.Param[T]{Name: pt.name + "." + local, Value: p.Value, Grad: p.Grad})
+		}
+		if bn, ok := pt.layer.(*layers.BatchNorm2D[T]); ok {
+			for _, buf := range bn.Buffers() {
+				b.buffers = append(b.buffers, &layers.Buffer[T]{Name: pt.name + "." + buf.Name, Value: buf.Value})
+			}
+		}
+	}
+}

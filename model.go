@@ -1,0 +1,261 @@
+package effnet
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/effnet-go/effnet/arch"
+	"github.com/effnet-go/effnet/internal/tensor"
+	"github.com/effnet-go/effnet/layers"
+	"github.com/effnet-go/effnet/mbconv"
+)
+
+// Model is an EfficientNet: stem conv + BN + act, the MBConv blocks, head
+// 1×1 conv + BN + act, global average pool, dropout and the classifier.
+// It is built from an arch.Network, so one type serves B0..B7 and every
+// custom scaling.
+//
+// Parameters and buffers carry timm's state-dict names ("conv_stem.weight",
+// "blocks.1.0.conv_dw.weight", "bn2.running_var", "classifier.bias"), so a
+// timm checkpoint maps onto a Model name for name.
+type Model[T layers.Float] struct {
+	Spec arch.Network
+
+	Stem       *layers.Conv2D[T]
+	StemBN     *layers.BatchNorm2D[T]
+	Blocks     []*mbconv.Block[T]
+	Head       *layers.Conv2D[T]
+	HeadBN     *layers.BatchNorm2D[T]
+	Classifier *layers.Linear[T]
+
+	// Hook, when set, is called during Forward with each named point of
+	// the network and its NHWC activation: "conv_stem" (before BN), "bn1"
+	// (stem BN + activation), "blocks.<stage>" (end of each stage),
+	// "conv_head", "bn2" and "global_pool" ([N, C]). The tensor is only
+	// valid during the call. Hook serves feature extraction and checks
+	// against reference activations.
+	Hook func(point string, t *tensor.Tensor[T])
+
+	stemAct, headAct layers.Layer[T]
+	pool             *layers.GlobalAvgPool[T]
+	dropout          *layers.Dropout[T]
+	stageEnds        map[int]int       // block index → its stage
+	head, stem       []layers.Layer[T] // the layers after and before the blocks, in backward order
+
+	params  []*layers.Param[T]
+	buffers []*layers.Buffer[T]
+}
+
+// New builds the network spec describes with weights initialised as
+// torchvision does (Kaiming-normal fan-out convolutions, BatchNorm 1 and 0,
+// classifier uniform in ±1/√classes). seed drives the initialisation and,
+// in training, dropout and drop-path.
+func New[T layers.Float](spec arch.Network, seed uint64) (*Model[T], error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x6566666e6574)) // "effnet"
+	pad := layers.PadSymmetric
+	if spec.Padding == arch.Same {
+		pad = layers.PadSame
+	}
+	act := layers.SiLU
+	if spec.Activation == arch.ReLU {
+		act = layers.ReLU
+	}
+	m := &Model[T]{Spec: spec.Clone(), stageEnds: map[int]int{}}
+	var err error
+	if m.Stem, err = layers.NewConv2D[T](layers.Conv2DConfig{In: spec.InChannels, Out: spec.Stem, Kernel: 3, Stride: 2, Groups: 1, Padding: pad}); err != nil {
+		return nil, fmt.Errorf("effnet: stem: %w", err)
+	}
+	layers.InitKaimingNormalFanOut(m.Stem.Weight, rng)
+	if m.StemBN, err = layers.NewBatchNorm2D[T](spec.Stem, spec.BNEps, spec.BNMomentum); err != nil {
+		return nil, fmt.Errorf("effnet: stem: %w", err)
+	}
+	m.stemAct = layers.NewActivation[T](act)
+	blocks := spec.Blocks()
+	for _, b := range blocks {
+		blk, err := mbconv.New[T](mbconv.Config{
+			In: b.In, Mid: b.Mid, Out: b.Out, Kernel: b.Kernel, Stride: b.Stride, SE: b.SE,
+			Skip: b.Skip, DropPath: dropPathIfSkip(b), Padding: pad,
+			BNEps: spec.BNEps, BNMomentum: spec.BNMomentum, Act: act,
+		}, rng)
+		if err != nil {
+			return nil, fmt.Errorf("effnet: block %d.%d: %w", b.Stage, b.IndexInStage, err)
+		}
+		m.Blocks = append(m.Blocks, blk)
+		m.stageEnds[b.Index] = b.Stage
+	}
+	last := spec.Stem
+	if len(blocks) > 0 {
+		last = blocks[len(blocks)-1].Out
+	}
+	if m.Head, err = layers.NewConv2D[T](layers.Conv2DConfig{In: last, Out: spec.Head, Kernel: 1, Stride: 1, Groups: 1, Padding: pad}); err != nil {
+		return nil, fmt.Errorf("effnet: head: %w", err)
+	}
+	layers.InitKaimingNormalFanOut(m.Head.Weight, rng)
+	if m.HeadBN, err = layers.NewBatchNorm2D[T](spec.Head, spec.BNEps, spec.BNMomentum); err != nil {
+		return nil, fmt.Errorf("effnet: head: %w", err)
+	}
+	m.headAct = layers.NewActivation[T](act)
+	m.pool = layers.NewGlobalAvgPool[T]()
+	m.dropout = layers.NewDropout[T](spec.Dropout, rng)
+	m.Classifier = layers.NewLinear[T](spec.Head, spec.Classes, true)
+	r := 1 / math.Sqrt(float64(spec.Classes))
+	layers.InitUniform(m.Classifier.Weight, -r, r, rng)
+	m.collect(blocks)
+	m.head = []layers.Layer[T]{m.Classifier, m.dropout, m.pool, m.headAct, m.HeadBN, m.Head}
+	m.stem = []layers.Layer[T]{m.stemAct, m.StemBN, m.Stem}
+	return m, nil
+}
+
+// NewPreset builds a released EfficientNet by name ("b0".."b7",
+// "efficientnet_b0", "tf_efficientnet_b3", ...; see arch.Preset) for the
+// given number of classes.
+func NewPreset[T layers.Float](name string, classes int, seed uint64) (*Model[T], error) {
+	spec, err := arch.Preset(name)
+	if err != nil {
+		return nil, err
+	}
+	spec.Classes = classes
+	return New[T](spec, seed)
+}
+
+// dropPathIfSkip gives the block its stochastic-depth rate only when it has
+// a residual path to drop (arch assigns rates to every block index).
+func dropPathIfSkip(b arch.Block) float64 {
+	if !b.Skip {
+		return 0
+	}
+	return b.DropPath
+}
+
+func (m *Model[T]) collect(blocks []arch.Block) {
+	add := func(prefix string, ps []*layers.Param[T]) {
+		for _, p := range ps {
+			m.params = append(m.params, &layers.Param[T]{Name: prefix + p.Name, Value: p.Value, Grad: p.Grad})
+		}
+	}
+	addBN := func(prefix string, bn *layers.BatchNorm2D[T]) {
+		add(prefix, bn.Params())
+		for _, b := range bn.Buffers() {
+			m.buffers = append(m.buffers, &layers.Buffer[T]{Name: prefix + b.Name, Value: b.Value})
+		}
+	}
+	add("conv_stem.", m.Stem.Params())
+	addBN("bn1.", m.StemBN)
+	for i, b := range m.Blocks {
+		prefix := fmt.Sprintf("blocks.%d.%d.", blocks[i].Stage, blocks[i].IndexInStage)
+		add(prefix, b.Params())
+		for _, buf := range b.Buffers() {
+			m.buffers = append(m.buffers, &layers.Buffer[T]{Name: prefix + buf.Name, Value: buf.Value})
+		}
+	}
+	add("conv_head.", m.Head.Params())
+	addBN("bn2.", m.HeadBN)
+	add("classifier.", m.Classifier.Params())
+}
+
+// Params returns every learnable tensor under its timm name, in network
+// order. The slice and its Params are the model's own: an optimiser built
+// on them updates the model.
+func (m *Model[T]) Params() []*layers.Param[T] { return m.params }
+
+// Buffers returns the BatchNorm running statistics under timm names.
+func (m *Model[T]) Buffers() []*layers.Buffer[T] { return m.buffers }
+
+// NumParams is the number of learnable scalars.
+func (m *Model[T]) NumParams() int {
+	n := 0
+	for _, p := range m.params {
+		n += p.Value.Len()
+	}
+	return n
+}
+
+// ZeroGrad clears every parameter gradient; Backward adds into them.
+func (m *Model[T]) ZeroGrad() {
+	for _, p := range m.params {
+		p.Grad.Zero()
+	}
+}
+
+func (m *Model[T]) hook(point string, t *tensor.Tensor[T]) {
+	if m.Hook != nil {
+		m.Hook(point, t)
+	}
+}
+
+// Forward maps an NHWC image batch [N, H, W, InChannels], normalised as the
+// weights expect, to logits [N, Classes]. Any spatial size works; the spec's
+// Resolution is only the native one. The result is owned by the model and
+// overwritten by the next Forward.
+func (m *Model[T]) Forward(x *tensor.Tensor[T], mode layers.Mode) (*tensor.Tensor[T], error) {
+	if len(x.Shape) != 4 || x.Shape[3] != m.Spec.InChannels {
+		return nil, &layers.ShapeError{Layer: "effnet." + m.Spec.Name, Want: fmt.Sprintf("[N H W %d]", m.Spec.InChannels), Got: append([]int(nil), x.Shape...), Argument: "input"}
+	}
+	h, err := m.Stem.Forward(x, mode)
+	if err != nil {
+		return nil, err
+	}
+	m.hook("conv_stem", h)
+	if h, err = m.StemBN.Forward(h, mode); err != nil {
+		return nil, err
+	}
+	if h, err = m.stemAct.Forward(h, mode); err != nil {
+		return nil, err
+	}
+	m.hook("bn1", h)
+	for i, b := range m.Blocks {
+		if h, err = b.Forward(h, mode); err != nil {
+			return nil, err
+		}
+		if m.Hook != nil && (i == len(m.Blocks)-1 || m.stageEnds[i+1] != m.stageEnds[i]) {
+			m.hook(fmt.Sprintf("blocks.%d", m.stageEnds[i]), h)
+		}
+	}
+	if h, err = m.Head.Forward(h, mode); err != nil {
+		return nil, err
+	}
+	m.hook("conv_head", h)
+	if h, err = m.HeadBN.Forward(h, mode); err != nil {
+		return nil, err
+	}
+	if h, err = m.headAct.Forward(h, mode); err != nil {
+		return nil, err
+	}
+	m.hook("bn2", h)
+	if h, err = m.pool.Forward(h, mode); err != nil {
+		return nil, err
+	}
+	m.hook("global_pool", h)
+	if h, err = m.dropout.Forward(h, mode); err != nil {
+		return nil, err
+	}
+	return m.Classifier.Forward(h, mode)
+}
+
+// Backward takes the gradient of the loss with respect to the logits of the
+// last Train-mode Forward and adds every parameter's gradient into its Grad.
+// It returns the gradient with respect to the input images.
+func (m *Model[T]) Backward(dlogits *tensor.Tensor[T]) (*tensor.Tensor[T], error) {
+	g := dlogits
+	var err error
+	for _, l := range m.head {
+		if g, err = l.Backward(g); err != nil {
+			return nil, err
+		}
+	}
+	for i := len(m.Blocks) - 1; i >= 0; i-- {
+		if g, err = m.Blocks[i].Backward(g); err != nil {
+			return nil, err
+		}
+	}
+	for _, l := range m.stem {
+		if g, err = l.Backward(g); err != nil {
+			return nil, err
+		}
+	}
+	return g, nil
+}
