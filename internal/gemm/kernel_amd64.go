@@ -18,7 +18,7 @@ func kernelAVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32)
 var avx512Kernel = microKernel{
 	name: "avx512-12x32",
 	mr:   12, nr: 32,
-	kc: 256, mc: 144, nc: 2048,
+	kc: 512, mc: 144, nc: 2048,
 	half:   true,
 	direct: true,
 	run:    runAVX512,

@@ -1,0 +1,64 @@
+// Package gemm computes C = alpha·op(A)·op(B) + beta·C on row-major
+// matrices, the one kernel behind every convolution and linear layer.
+//
+// float64 goes to gonum's Dgemm, which is exact enough for gradient checks
+// and reference comparisons. float32 is the production path and runs the
+// code of this package.
+//
+// # Design
+//
+// The float32 product follows Goto and van de Geijn (the BLIS loop nest):
+// for each nc-wide block of columns and kc-deep block of k, B is packed into
+// kc×nr micro-panels; for each mc-tall block of rows, A is packed into
+// mr×kc micro-panels; a micro-kernel then computes each mr×nr tile of C in
+// registers from one A and one B micro-panel, reading only packed,
+// contiguous memory, and adds alpha times it to beta times C. Packing also
+// absorbs the transposes: the kernel never sees them.
+//
+// The AVX-512 kernel's tile is 12×32: 24 zmm accumulators (12 rows × two
+// vectors of 16), two registers for the B step and six for broadcast A
+// values use the 32 zmm registers; each k step issues 24 FMAs against two
+// vector loads and twelve broadcasts, enough independent FMAs to hide their
+// latency on two FMA pipes. Opmask stores handle ragged column edges and a
+// row count handles ragged row edges, so edge tiles need no scratch copy;
+// panels of at most 16 columns (16, 24 and 40 channels are common in
+// EfficientNet) run a half-width loop instead of multiplying zeros. The
+// kernel takes strides for A and B, so full panels are read in place when
+// packing would only add memory traffic: A when a block has at most four
+// column panels (few output channels, where 1×1 convolutions are bound by
+// memory), B when it is not transposed and all rows of C form one block
+// (weight gradients, with k = batch·height·width).
+//
+// Blocking: kc = 512 keeps a B micro-panel (kc·32·4 bytes) and the A
+// micro-panel it meets within the L1 and L2 caches while making C's
+// load-add-store per kc block rare; mc = 144 (12 tiles) keeps the packed A
+// block (288 KiB) in the 1 MiB L2; nc = 2048 bounds the packed B block.
+// Measured on Zen 5, kc between 256 and 512 and mc between 72 and 288
+// differ by less than the run-to-run noise; these values were the best.
+//
+// The AVX2 kernel for CPUs without AVX-512 is 6×16 (12 ymm accumulators
+// of the 16 ymm registers) and computes edge tiles into a scratch tile.
+// The portable kernel is a 4×4 tile of Go scalars.
+//
+// # Choosing a kernel
+//
+// On amd64 the kernel is chosen once at start-up from
+// golang.org/x/sys/cpu, whose AVX-512 and AVX2 flags are set only when the
+// operating system also saves the zmm and ymm register state: AVX-512F, else
+// AVX2 with FMA, else the Go kernel. Other architectures, and any build with
+// the noasm tag, compile no assembly and use the Go kernel. The tests run
+// every kernel the machine supports against a float64 triple loop and
+// against the Go kernel.
+//
+// # Parallelism and allocation
+//
+// A product worth more than about a million flops is shared by up to
+// GOMAXPROCS goroutines: by blocks of rows of C, or of columns when those
+// balance better, each worker packing its own operands; or, when k is long
+// and C small (weight gradients), by ranges of k, the partial products
+// being summed at the end. Packing buffers come from a sync.Pool that is a
+// pure cache; once warm a serial call allocates nothing and a parallel one
+// allocates only the closure of each goroutine it starts (one per extra
+// worker). A garbage collection may empty the pool, after which the next
+// call allocates its buffers again.
+package gemm
