@@ -204,9 +204,10 @@ func TestModelGradients(t *testing.T) {
 			dx, err := m.Backward(dy)
 			require.NoError(t, err)
 			const eps, tol = 1e-6, 1e-6
-			// A strided sample of the input keeps the test fast.
-			probe := func(what string, v, analytic []float64) {
-				step := max(1, len(v)/40)
+			// A strided sample of each tensor keeps the test fast: 40
+			// input elements, 4 per parameter tensor (about 200 tensors).
+			probe := func(what string, v, analytic []float64, samples int) {
+				step := max(1, len(v)/samples)
 				var a, n []float64
 				for i := 0; i < len(v); i += step {
 					a = append(a, analytic[i])
@@ -214,9 +215,9 @@ func TestModelGradients(t *testing.T) {
 				}
 				require.NoError(t, gradcheck.Compare(what, a, n, tol))
 			}
-			probe("input", x.Data, append([]float64(nil), dx.Data...))
+			probe("input", x.Data, append([]float64(nil), dx.Data...), 40)
 			for _, p := range m.Params() {
-				probe(p.Name, p.Value.Data, append([]float64(nil), p.Grad.Data...))
+				probe(p.Name, p.Value.Data, append([]float64(nil), p.Grad.Data...), 4)
 			}
 		})
 	}
