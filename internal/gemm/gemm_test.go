@@ -155,7 +155,7 @@ func TestKernelsBlocked(t *testing.T) {
 		{4, 4, 40000},  // split K for any tile size
 		{150, 97, 1},   // k = 1
 		{97, 130, 517}, // odd everything
-		{6000, 24, 96}, // a B0-like skinny product
+		{6000, 24, 96}, // a B0-like skinny product, split M dynamically
 	}
 	seen := map[splitKind]bool{}
 	for _, kern := range kernels() {
@@ -170,7 +170,7 @@ func TestKernelsBlocked(t *testing.T) {
 			}
 		}
 	}
-	for _, s := range []splitKind{splitNone, splitM, splitN, splitK} {
+	for _, s := range []splitKind{splitNone, splitM, splitMDynamic, splitN, splitK} {
 		require.True(t, seen[s], "split %d never exercised", s)
 	}
 }
@@ -256,6 +256,9 @@ func TestGemmPanicsOnShortSlice(t *testing.T) {
 // workspace pool is warm, and that a parallel call allocates only the
 // closures of the goroutines it starts.
 func TestSteadyStateAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items at random under the race detector")
+	}
 	rnd := rand.New(rand.NewPCG(11, 12))
 	p := newProblem(rnd, false, true, 600, 96, 64, 1, 0, 0)
 	kern := kernels()[0]

@@ -1,6 +1,9 @@
 package gemm
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // workspace holds one worker's packing buffers, and, when the k dimension is
 // split across workers, its private partial product.
@@ -47,10 +50,11 @@ const minParallelFlops = 1 << 20
 type splitKind int
 
 const (
-	splitNone splitKind = iota
-	splitM              // workers own disjoint row ranges of C
-	splitN              // workers own disjoint column ranges of C
-	splitK              // workers sum disjoint ranges of k; partial products are added at the end
+	splitNone     splitKind = iota
+	splitM                  // workers own disjoint row ranges of C
+	splitMDynamic           // workers take row chunks of C from a shared counter
+	splitN                  // workers own disjoint column ranges of C
+	splitK                  // workers sum disjoint ranges of k; partial products are added at the end
 )
 
 // chooseSplit decides how to share the product among workers. Splitting M or
@@ -92,6 +96,13 @@ func chooseSplit(k *microKernel, workers, m, n, kk int) (splitKind, int) {
 	if parts <= 1 {
 		return splitNone, 1
 	}
+	// With rows for several row blocks per chunk, deal the rows out in
+	// chunks on demand, so that a worker slowed by other work on its core
+	// (or a slower core) does not hold up the call. Each chunk repacks B,
+	// hence the minimum chunk size.
+	if kind == splitM && m >= dynamicChunks*workers*k.mc {
+		return splitMDynamic, workers
+	}
 	return kind, parts
 }
 
@@ -109,6 +120,7 @@ type task struct {
 	ldc            int
 	split          splitKind
 	parts          int
+	next           atomic.Int64 // next chunk for splitMDynamic
 	ws             []*workspace
 	wg             sync.WaitGroup
 }
@@ -133,6 +145,19 @@ func (t *task) run(i int) {
 		lo, hi := rangeOf(i, t.parts, (t.m+k.mr-1)/k.mr, k.mr, t.m)
 		if lo < hi {
 			sgemmSerial(k, w, t.transA, t.transB, lo, hi-lo, 0, t.n, 0, t.kk, t.alpha, t.a, t.lda, t.b, t.ldb, t.beta, t.c[lo*t.ldc:], t.ldc)
+		}
+	case splitMDynamic:
+		chunks := dynamicChunks * t.parts
+		tiles := (t.m + k.mr - 1) / k.mr
+		for {
+			ch := int(t.next.Add(1) - 1)
+			if ch >= chunks {
+				return
+			}
+			lo, hi := rangeOf(ch, chunks, tiles, k.mr, t.m)
+			if lo < hi {
+				sgemmSerial(k, w, t.transA, t.transB, lo, hi-lo, 0, t.n, 0, t.kk, t.alpha, t.a, t.lda, t.b, t.ldb, t.beta, t.c[lo*t.ldc:], t.ldc)
+			}
 		}
 	case splitN:
 		lo, hi := rangeOf(i, t.parts, (t.n+k.nr-1)/k.nr, k.nr, t.n)
@@ -181,11 +206,10 @@ func sgemm(k *microKernel, workers int, transA, transB bool, m, n, kk int, alpha
 	if t == nil {
 		t = new(task)
 	}
-	*t = task{
-		k: k, transA: transA, transB: transB, m: m, n: n, kk: kk,
-		alpha: alpha, beta: beta, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
-		split: split, parts: parts, ws: t.ws[:0],
-	}
+	t.next.Store(0)
+	t.k, t.transA, t.transB, t.m, t.n, t.kk = k, transA, transB, m, n, kk
+	t.alpha, t.beta, t.a, t.lda, t.b, t.ldb, t.c, t.ldc = alpha, beta, a, lda, b, ldb, c, ldc
+	t.split, t.parts, t.ws = split, parts, t.ws[:0]
 	for range parts {
 		t.ws = append(t.ws, getWorkspace(k, m, n, kk))
 	}
@@ -210,8 +234,7 @@ func sgemm(k *microKernel, workers int, transA, transB bool, m, n, kk int, alpha
 		t.ws[i] = nil
 	}
 	// Drop references to the caller's matrices before caching.
-	ws := t.ws[:0]
-	*t = task{ws: ws}
+	t.a, t.b, t.c, t.ws = nil, nil, nil, t.ws[:0]
 	tasks.Put(t)
 }
 
@@ -300,6 +323,9 @@ func sgemmSerial(k *microKernel, w *workspace, transA, transB bool, i0, m, j0, n
 		}
 	}
 }
+
+// dynamicChunks is the number of row chunks per worker of splitMDynamic.
+const dynamicChunks = 4
 
 // directPanels is the most column panels for which A is read in place
 // rather than packed.
