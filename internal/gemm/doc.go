@@ -54,7 +54,9 @@
 //
 // A product worth more than about a million flops is shared by up to
 // GOMAXPROCS goroutines: by blocks of rows of C, or of columns when those
-// balance better, each worker packing its own operands; or, when k is long
+// balance better, each worker packing its own operands (tall products deal
+// their rows out in chunks from a shared counter, four per worker, so that
+// a core busy with other work does not hold up the call); or, when k is long
 // and C small (weight gradients), by ranges of k, the partial products
 // being summed at the end. Packing buffers come from a sync.Pool that is a
 // pure cache; once warm a serial call allocates nothing and a parallel one
