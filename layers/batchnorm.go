@@ -50,6 +50,15 @@ type BatchNorm2D[T Float] struct {
 	xCoef  []T
 	base   []float64 // shift that keeps the one-pass variance exact
 	part   []float64 // per-block partial sums
+
+	// Operands of the parallel loop bodies below, set only for the
+	// duration of one call. The bodies are method values made once in
+	// NewBatchNorm2D, so that handing them to parallel.For does not
+	// allocate a closure per call.
+	src, grad, dst  []T
+	rows, blocks    int
+	sumsX, sumsGrad func(lo, hi int) // per-block sums of a Forward / Backward
+	norm, gradInput func(lo, hi int) // rows of y = affine(x) / dx
 }
 
 // NewBatchNorm2D returns a batch normalisation over the given number of
@@ -83,6 +92,10 @@ func NewBatchNorm2D[T Float](channels int, eps, momentum float64) (*BatchNorm2D[
 		bn.Weight.Value.Data[i] = 1
 		bn.RunningVar.Value.Data[i] = 1
 	}
+	bn.sumsX = bn.sumsXRange
+	bn.sumsGrad = bn.sumsGradRange
+	bn.norm = bn.normRange
+	bn.gradInput = bn.gradInputRange
 	return bn, nil
 }
 
@@ -114,7 +127,9 @@ func (bn *BatchNorm2D[T]) Forward(x *Tensor[T], mode Mode) (*Tensor[T], error) {
 	} else {
 		bn.evalAffine()
 	}
-	bnNormalize(bn.out.Data, x.Data, bn.meanT, bn.scale, bn.shift, C)
+	bn.dst, bn.src = bn.out.Data, x.Data
+	parallel.For(rows, convGrain(C), bn.norm)
+	bn.dst, bn.src = nil, nil
 	return bn.out, nil
 }
 
@@ -130,22 +145,9 @@ func (bn *BatchNorm2D[T]) batchStats(x []T, rows int) {
 	p := convBlocks(rows)
 	bn.part = convEnsure(bn.part, 2*p*C)
 	base := bn.base
-	parallel.For(p, 1, func(lo, hi int) {
-		for blk := lo; blk < hi; blk++ {
-			s1 := bn.part[2*blk*C : (2*blk+1)*C]
-			s2 := bn.part[(2*blk+1)*C : (2*blk+2)*C]
-			clear(s1)
-			clear(s2)
-			for r := blk * rows / p; r < (blk+1)*rows/p; r++ {
-				row := x[r*C : (r+1)*C]
-				for j, v := range row {
-					d := float64(v) - base[j]
-					s1[j] += d
-					s2[j] += d * d
-				}
-			}
-		}
-	})
+	bn.src, bn.rows, bn.blocks = x, rows, p
+	parallel.For(p, 1, bn.sumsX)
+	bn.src = nil
 	n := float64(rows)
 	m := bn.Momentum
 	gamma, beta := bn.Weight.Value.Data, bn.Bias.Value.Data
@@ -170,6 +172,74 @@ func (bn *BatchNorm2D[T]) batchStats(x []T, rows int) {
 	}
 }
 
+// sumsXRange sums x - base and its square per channel over the rows of
+// blocks [lo, hi), into each block's partial sums.
+func (bn *BatchNorm2D[T]) sumsXRange(lo, hi int) {
+	C, rows, p, x, base := bn.channels, bn.rows, bn.blocks, bn.src, bn.base
+	for blk := lo; blk < hi; blk++ {
+		s1 := bn.part[2*blk*C : (2*blk+1)*C]
+		s2 := bn.part[(2*blk+1)*C : (2*blk+2)*C]
+		clear(s1)
+		clear(s2)
+		for r := blk * rows / p; r < (blk+1)*rows/p; r++ {
+			row := x[r*C : (r+1)*C]
+			for j, v := range row {
+				d := float64(v) - base[j]
+				s1[j] += d
+				s2[j] += d * d
+			}
+		}
+	}
+}
+
+// sumsGradRange sums dy and dy·(x - mean) per channel over the rows of
+// blocks [lo, hi), into each block's partial sums.
+func (bn *BatchNorm2D[T]) sumsGradRange(lo, hi int) {
+	C, rows, p, x, g, mean := bn.channels, bn.rows, bn.blocks, bn.src, bn.grad, bn.mean
+	for blk := lo; blk < hi; blk++ {
+		sg := bn.part[2*blk*C : (2*blk+1)*C]
+		sgx := bn.part[(2*blk+1)*C : (2*blk+2)*C]
+		clear(sg)
+		clear(sgx)
+		for r := blk * rows / p; r < (blk+1)*rows/p; r++ {
+			xr, gr := x[r*C:(r+1)*C], g[r*C:(r+1)*C]
+			for j, v := range gr {
+				gv := float64(v)
+				sg[j] += gv
+				sgx[j] += gv * (float64(xr[j]) - mean[j])
+			}
+		}
+	}
+}
+
+// normRange computes dst = (x - mean)·scale + shift per channel for rows
+// [lo, hi). Subtracting the mean first, rather than folding it into the
+// shift, keeps float32 exact to its precision even when a channel's mean
+// is large against its spread.
+func (bn *BatchNorm2D[T]) normRange(lo, hi int) {
+	C, dst, src := bn.channels, bn.dst, bn.src
+	for r := lo; r < hi; r++ {
+		d, xv := dst[r*C:(r+1)*C], src[r*C:(r+1)*C]
+		m, sc, sh := bn.meanT[:len(d)], bn.scale[:len(d)], bn.shift[:len(d)]
+		for j := range d {
+			d[j] = (xv[j]-m[j])*sc[j] + sh[j]
+		}
+	}
+}
+
+// gradInputRange computes dx = dy·scale + (x - mean)·xCoef + shift per
+// channel for rows [lo, hi).
+func (bn *BatchNorm2D[T]) gradInputRange(lo, hi int) {
+	C, dst, grad, src := bn.channels, bn.dst, bn.grad, bn.src
+	for r := lo; r < hi; r++ {
+		d, g, xv := dst[r*C:(r+1)*C], grad[r*C:(r+1)*C], src[r*C:(r+1)*C]
+		m, a, xc, sh := bn.meanT[:len(d)], bn.scale[:len(d)], bn.xCoef[:len(d)], bn.shift[:len(d)]
+		for j := range d {
+			d[j] = g[j]*a[j] + (xv[j]-m[j])*xc[j] + sh[j]
+		}
+	}
+}
+
 // evalAffine sets the normalisation from the running statistics.
 func (bn *BatchNorm2D[T]) evalAffine() {
 	gamma, beta := bn.Weight.Value.Data, bn.Bias.Value.Data
@@ -179,37 +249,6 @@ func (bn *BatchNorm2D[T]) evalAffine() {
 		bn.scale[j] = T(float64(gamma[j]) / math.Sqrt(float64(rv[j])+bn.Eps))
 		bn.shift[j] = beta[j]
 	}
-}
-
-// bnNormalize computes dst = (x - mean)·scale + shift per channel over rows
-// of C values. Subtracting the mean first, rather than folding it into the
-// shift, keeps float32 exact to its precision even when a channel's mean is
-// large against its spread.
-func bnNormalize[T Float](dst, x, mean, scale, shift []T, C int) {
-	rows := len(dst) / C
-	parallel.For(rows, convGrain(C), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			d, xv := dst[r*C:(r+1)*C], x[r*C:(r+1)*C]
-			m, sc, sh := mean[:len(d)], scale[:len(d)], shift[:len(d)]
-			for j := range d {
-				d[j] = (xv[j]-m[j])*sc[j] + sh[j]
-			}
-		}
-	})
-}
-
-// bnGradInput computes dst = dy·a + (x - mean)·xc + shift per channel.
-func bnGradInput[T Float](dst, dy, x, mean, a, xc, shift []T, C int) {
-	rows := len(dst) / C
-	parallel.For(rows, convGrain(C), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			d, g, xv := dst[r*C:(r+1)*C], dy[r*C:(r+1)*C], x[r*C:(r+1)*C]
-			m, av, xcv, sh := mean[:len(d)], a[:len(d)], xc[:len(d)], shift[:len(d)]
-			for j := range d {
-				d[j] = g[j]*av[j] + (xv[j]-m[j])*xcv[j] + sh[j]
-			}
-		}
-	})
 }
 
 // Backward takes dy for the last Train-mode Forward, adds the weight and
@@ -229,23 +268,8 @@ func (bn *BatchNorm2D[T]) Backward(dy *Tensor[T]) (*Tensor[T], error) {
 	x, g := bn.x.Data, dy.Data
 	p := convBlocks(rows)
 	bn.part = convEnsure(bn.part, 2*p*C)
-	mean := bn.mean
-	parallel.For(p, 1, func(lo, hi int) {
-		for blk := lo; blk < hi; blk++ {
-			sg := bn.part[2*blk*C : (2*blk+1)*C]
-			sgx := bn.part[(2*blk+1)*C : (2*blk+2)*C]
-			clear(sg)
-			clear(sgx)
-			for r := blk * rows / p; r < (blk+1)*rows/p; r++ {
-				xr, gr := x[r*C:(r+1)*C], g[r*C:(r+1)*C]
-				for j, v := range gr {
-					gv := float64(v)
-					sg[j] += gv
-					sgx[j] += gv * (float64(xr[j]) - mean[j])
-				}
-			}
-		}
-	})
+	bn.src, bn.grad, bn.rows, bn.blocks = x, g, rows, p
+	parallel.For(p, 1, bn.sumsGrad)
 	n := float64(rows)
 	gamma := bn.Weight.Value.Data
 	for j := range C {
@@ -265,6 +289,8 @@ func (bn *BatchNorm2D[T]) Backward(dy *Tensor[T]) (*Tensor[T], error) {
 		bn.shift[j] = T(-a * sg / n)
 	}
 	bn.dx = tensor.Ensure(bn.dx, dy.Shape...)
-	bnGradInput(bn.dx.Data, g, x, bn.meanT, bn.scale, bn.xCoef, bn.shift, C)
+	bn.dst = bn.dx.Data
+	parallel.For(rows, convGrain(C), bn.gradInput)
+	bn.src, bn.grad, bn.dst = nil, nil, nil
 	return bn.dx, nil
 }
