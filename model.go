@@ -104,6 +104,10 @@ func New[T layers.Float](spec arch.Network, seed uint64) (*Model[T], error) {
 	m.Classifier = layers.NewLinear[T](spec.Head, spec.Classes, true)
 	r := 1 / math.Sqrt(float64(spec.Classes))
 	layers.InitUniform(m.Classifier.Weight, -r, r, rng)
+	// Each BatchNorm here is followed by an activation, whose input
+	// gradient is scratch the BatchNorm may overwrite (see mbconv.New).
+	m.StemBN.GradInPlace = true
+	m.HeadBN.GradInPlace = true
 	m.collect(blocks)
 	m.head = []layers.Layer[T]{m.Classifier, m.dropout, m.pool, m.headAct, m.HeadBN, m.Head}
 	m.stem = []layers.Layer[T]{m.stemAct, m.StemBN, m.Stem}

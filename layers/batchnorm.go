@@ -36,6 +36,13 @@ type BatchNorm2D[T Float] struct {
 	RunningVar  *Buffer[T] // initialised to 1
 	Eps         float64
 	Momentum    float64
+	// GradInPlace makes Backward write the input gradient over dy and
+	// return dy itself rather than a tensor of the layer's own, saving
+	// one activation-sized buffer in training. Set it only when dy is
+	// scratch that nothing reads after this Backward, such as the input
+	// gradient an activation layer returns; mbconv and effnet set it on
+	// the BatchNorms followed by an activation.
+	GradInPlace bool
 
 	channels int
 
@@ -288,9 +295,15 @@ func (bn *BatchNorm2D[T]) Backward(dy *Tensor[T]) (*Tensor[T], error) {
 		bn.xCoef[j] = T(xc)
 		bn.shift[j] = T(-a * sg / n)
 	}
-	bn.dx = tensor.Ensure(bn.dx, dy.Shape...)
-	bn.dst = bn.dx.Data
+	dx := dy
+	if !bn.GradInPlace {
+		bn.dx = tensor.Ensure(bn.dx, dy.Shape...)
+		dx = bn.dx
+	}
+	// Each element of dx depends on the same element of dy only, so the
+	// loop is safe with dx and dy the same memory.
+	bn.dst = dx.Data
 	parallel.For(rows, convGrain(C), bn.gradInput)
 	bn.src, bn.grad, bn.dst = nil, nil, nil
-	return bn.dx, nil
+	return dx, nil
 }

@@ -22,6 +22,12 @@ type SqueezeExcite[T Float] struct {
 	Channels, Reduced int
 	Act               Activation
 	Reduce, Expand    *Linear[T]
+	// GradInPlace makes Backward write the input gradient over dy and
+	// return dy itself rather than a tensor of the layer's own, saving
+	// one activation-sized buffer in training. Set it only when dy is
+	// scratch that nothing reads after this Backward, such as the input
+	// gradient of the convolution that follows in an MBConv block.
+	GradInPlace bool
 
 	pool  *GlobalAvgPool[T]
 	act   Layer[T]
@@ -29,6 +35,7 @@ type SqueezeExcite[T Float] struct {
 
 	hw            int
 	x, y, dx, dy  *Tensor[T]
+	out           *Tensor[T] // where dscaleRange writes: dx, or dy in place
 	gate          *Tensor[T] // [N, C], sigmoid of Expand's output
 	dgate         *Tensor[T] // [N, C], loss gradient wrt Expand's output
 	dpooled       *Tensor[T] // [N, C], Reduce's input gradient (owned by Reduce)
@@ -142,10 +149,17 @@ func (s *SqueezeExcite[T]) Backward(dy *Tensor[T]) (*Tensor[T], error) {
 	// x reaches the output directly (x·gate) and through the pooled mean,
 	// so dx = dy·gate + dpooled/(H·W); g now holds dpooled.
 	s.dpooled = g
-	s.dx = tensor.Ensure(s.dx, s.x.Shape...)
+	dx := dy
+	if !s.GradInPlace {
+		s.dx = tensor.Ensure(s.dx, s.x.Shape...)
+		dx = s.dx
+	}
+	// Each element of dx depends on the same element of dy only (the sums
+	// over dy are done), so the loop is safe with dx and dy the same memory.
+	s.out = dx
 	parallel.For(n*s.hw, max(1, ewGrain/s.Channels), s.dscale)
-	s.dy, s.dpooled = nil, nil
-	return s.dx, nil
+	s.dy, s.dpooled, s.out = nil, nil, nil
+	return dx, nil
 }
 
 func (s *SqueezeExcite[T]) gateGradRange(lo, hi int) {
@@ -172,7 +186,7 @@ func (s *SqueezeExcite[T]) dscaleRange(lo, hi int) {
 	for r := lo; r < hi; r++ {
 		b := r / hw
 		g, dp := s.gate.Data[b*c:(b+1)*c], s.dpooled.Data[b*c:(b+1)*c]
-		dy, dx := s.dy.Data[r*c:(r+1)*c], s.dx.Data[r*c:(r+1)*c]
+		dy, dx := s.dy.Data[r*c:(r+1)*c], s.out.Data[r*c:(r+1)*c]
 		for j := range dx {
 			dx[j] = dy[j]*g[j] + dp[j]*inv
 		}

@@ -138,6 +138,20 @@ func New[T layers.Float](c Config, rng *rand.Rand) (*Block[T], error) {
 		b.add = b.addRange
 		b.addGrad = b.addGradRange
 	}
+	// The gradients these layers receive in Backward are scratch owned by
+	// the next layer of the block (an activation, the project convolution,
+	// drop-path) and read by nothing else, so they may be overwritten:
+	// that saves one activation-sized buffer per layer in training. The
+	// project BatchNorm of a block without skip receives the caller's
+	// gradient, which stays untouched.
+	if b.ExpandBN != nil {
+		b.ExpandBN.GradInPlace = true
+	}
+	b.DWBN.GradInPlace = true
+	if b.SE != nil {
+		b.SE.GradInPlace = true
+	}
+	b.ProjectBN.GradInPlace = c.Skip
 	b.name()
 	return b, nil
 }
