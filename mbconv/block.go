@@ -68,11 +68,10 @@ type Block[T layers.Float] struct {
 
 	drop *layers.DropPath[T]
 	seq  []layers.Layer[T] // the residual branch in order
-	out  *tensor.Tensor[T]
-	dx   *tensor.Tensor[T]
 	// operands of the residual add and its gradient, for the loop bodies
 	// add and addGrad, method values made once so parallel.For does not
-	// allocate a closure per call
+	// allocate a closure per call. Both sums are written in place over
+	// the branch's tensor (y, g): see Forward and Backward.
 	x, y, g, dy  *tensor.Tensor[T]
 	add, addGrad func(lo, hi int)
 }
@@ -173,23 +172,26 @@ func (b *Block[T]) Forward(x *tensor.Tensor[T], mode layers.Mode) (*tensor.Tenso
 	if !b.Config.Skip {
 		return h, nil
 	}
-	b.out = tensor.Ensure(b.out, h.Shape...)
+	// h is drop-path's output, which nothing reads again (drop-path's
+	// Backward needs only its mask), so the sum goes over it rather than
+	// into a buffer of its own, saving an output-sized buffer per block.
 	b.x, b.y = x, h
 	parallel.For(len(h.Data), 1<<14, b.add)
-	return b.out, nil
+	b.x, b.y = nil, nil
+	return h, nil
 }
 
 func (b *Block[T]) addRange(lo, hi int) {
-	o, x, y := b.out.Data[lo:hi], b.x.Data[lo:hi], b.y.Data[lo:hi]
-	for i := range o {
-		o[i] = x[i] + y[i]
+	x, y := b.x.Data[lo:hi], b.y.Data[lo:hi]
+	for i := range y {
+		y[i] += x[i]
 	}
 }
 
 func (b *Block[T]) addGradRange(lo, hi int) {
-	o, g, d := b.dx.Data[lo:hi], b.g.Data[lo:hi], b.dy.Data[lo:hi]
-	for i := range o {
-		o[i] = g[i] + d[i]
+	g, d := b.g.Data[lo:hi], b.dy.Data[lo:hi]
+	for i := range g {
+		g[i] += d[i]
 	}
 }
 
@@ -208,10 +210,12 @@ func (b *Block[T]) Backward(dy *tensor.Tensor[T]) (*tensor.Tensor[T], error) {
 		return g, nil
 	}
 	// The identity path passes dy straight through: dx = branch grad + dy.
-	b.dx = tensor.Ensure(b.dx, g.Shape...)
+	// g is the input gradient of the branch's first layer, scratch that
+	// nothing reads again, so the sum goes over it.
 	b.g, b.dy = g, dy
 	parallel.For(len(g.Data), 1<<14, b.addGrad)
-	return b.dx, nil
+	b.g, b.dy = nil, nil
+	return g, nil
 }
 
 // Params lists the learnable tensors under timm's names, so that a timm

@@ -55,10 +55,10 @@ func main() {
 // speed issue, with iteration counts that keep the whole run within about
 // ten minutes on two cores.
 var issueConfigs = []config{
-	{Model: "b0", Mode: "eval", Resolution: 224, Batch: 8, Iters: 20, Warmup: 3},
-	{Model: "b0", Mode: "train", Resolution: 128, Batch: 32, Iters: 7, Warmup: 2},
+	{Model: "b0", Mode: "eval", Resolution: 224, Batch: 8, Iters: 30, Warmup: 3},
+	{Model: "b0", Mode: "train", Resolution: 128, Batch: 32, Iters: 8, Warmup: 2},
 	{Model: "b0", Mode: "train", Resolution: 224, Batch: 32, Iters: 5, Warmup: 2},
-	{Model: "b0", Mode: "eval", Resolution: 128, Batch: 32, Iters: 10, Warmup: 2},
+	{Model: "b0", Mode: "eval", Resolution: 128, Batch: 32, Iters: 15, Warmup: 2},
 }
 
 // summary is one row of the -torch JSON line; its keys are fixed by the
