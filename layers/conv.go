@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 
+	"github.com/effnet-go/effnet/internal/depthwise"
 	"github.com/effnet-go/effnet/internal/gemm"
 	"github.com/effnet-go/effnet/internal/parallel"
 	"github.com/effnet-go/effnet/internal/tensor"
@@ -53,6 +54,7 @@ type Conv2D[T Float] struct {
 	wt       []T       // depthwise weight transposed to [k·k, C]
 	part     []T       // per-block partial weight and bias gradients (depthwise)
 	sums     []float64 // per-block column sums (bias gradient)
+	dw32     *depthwise32
 }
 
 type convPath int
@@ -349,6 +351,15 @@ func (c *Conv2D[T]) transposeDepthwise() {
 // and ran at about half the speed.
 
 func (c *Conv2D[T]) forwardDepthwise(x *Tensor[T]) {
+	if d := c.depthwise32(); d != nil {
+		c.transposeDepthwise()
+		var bias []T
+		if c.Bias != nil {
+			bias = c.Bias.Value.Data
+		}
+		d.forward(any(c.wt).([]float32), any(x.Data).([]float32), any(c.out.Data).([]float32), any(bias).([]float32))
+		return
+	}
 	C, k, s := c.cfg.In, c.cfg.Kernel, c.cfg.Stride
 	h, w, oh, ow, padT, padL := c.h, c.w, c.oh, c.ow, c.padT, c.padL
 	c.transposeDepthwise()
@@ -418,6 +429,16 @@ func (c *Conv2D[T]) forwardDepthwise(x *Tensor[T]) {
 }
 
 func (c *Conv2D[T]) backwardDepthwise(dy *Tensor[T]) {
+	if d := c.depthwise32(); d != nil {
+		c.transposeDepthwise()
+		var gb []T
+		if c.Bias != nil {
+			gb = c.Bias.Grad.Data
+		}
+		d.backward(any(c.wt).([]float32), any(c.x.Data).([]float32), any(dy.Data).([]float32), any(c.dx.Data).([]float32),
+			any(c.Weight.Grad.Data).([]float32), any(gb).([]float32))
+		return
+	}
 	C, k, s := c.cfg.In, c.cfg.Kernel, c.cfg.Stride
 	kk := k * k
 	h, w, oh, ow, padT, padL := c.h, c.w, c.oh, c.ow, c.padT, c.padL
@@ -572,6 +593,98 @@ func (c *Conv2D[T]) backwardDepthwise(dy *Tensor[T]) {
 			convAdd(c.Bias.Grad.Data, part[kk*C:])
 		}
 	}
+}
+
+// depthwise32 returns the float32 depthwise state with the geometry of the
+// last Forward, or nil for float64, which keeps the Go loops above as the
+// reference the vector kernels are checked against.
+func (c *Conv2D[T]) depthwise32() *depthwise32 {
+	if _, ok := any(c).(*Conv2D[float32]); !ok {
+		return nil
+	}
+	if c.dw32 == nil {
+		d := &depthwise32{}
+		d.fwd, d.inputGrad, d.weightGrad = d.forwardRows, d.inputGradRows, d.weightGradBlocks
+		c.dw32 = d
+	}
+	c.dw32.shape = depthwise.Shape{
+		N: c.n, H: c.h, W: c.w, C: c.cfg.In, K: c.cfg.Kernel, Stride: c.cfg.Stride,
+		PadT: c.padT, PadL: c.padL, OH: c.oh, OW: c.ow,
+	}
+	return c.dw32
+}
+
+// depthwise32 runs float32 depthwise convolutions on the vector kernels of
+// package depthwise. It holds the operands of one call, so that its loop
+// bodies are method values made once and parallel.For allocates nothing.
+type depthwise32 struct {
+	shape                    depthwise.Shape
+	wt, x, out, bias, dy, dx []float32
+	part, biasBuf            []float32 // per-block partial gradients [blocks][k·k·C], [blocks][C]
+	biasPart                 []float32 // biasBuf in use, or nil without a bias
+	rows, blocks             int       // weight gradient rows N·OH, split into blocks
+
+	fwd, inputGrad, weightGrad func(lo, hi int)
+}
+
+// forward computes out from x; bias is nil without a bias.
+func (d *depthwise32) forward(wt, x, out, bias []float32) {
+	d.wt, d.x, d.out, d.bias = wt, x, out, bias
+	s := &d.shape
+	parallel.For(s.N*s.OH, convGrain(s.OW*s.C*s.K*s.K), d.fwd)
+	d.x, d.out = nil, nil
+}
+
+func (d *depthwise32) forwardRows(lo, hi int) { d.shape.Forward(d.out, d.x, d.wt, d.bias, lo, hi) }
+
+func (d *depthwise32) inputGradRows(lo, hi int) { d.shape.InputGrad(d.dx, d.dy, d.wt, lo, hi) }
+
+// weightGradBlocks sums blocks [lo, hi) of output rows each into its own
+// partial, so that workers never write the same memory.
+func (d *depthwise32) weightGradBlocks(lo, hi int) {
+	s := &d.shape
+	n := s.K * s.K * s.C
+	for blk := lo; blk < hi; blk++ {
+		part := d.part[blk*n : (blk+1)*n]
+		clear(part)
+		var bp []float32
+		if d.biasPart != nil {
+			bp = d.biasPart[blk*s.C : (blk+1)*s.C]
+			clear(bp)
+		}
+		s.WeightGrad(part, bp, d.x, d.dy, blk*d.rows/d.blocks, (blk+1)*d.rows/d.blocks)
+	}
+}
+
+// backward writes dx and adds the weight gradient into gw and the bias
+// gradient into gb (nil without a bias).
+func (d *depthwise32) backward(wt, x, dy, dx, gw, gb []float32) {
+	s := &d.shape
+	C, kk := s.C, s.K*s.K
+	d.wt, d.x, d.dy, d.dx = wt, x, dy, dx
+	parallel.For(s.N*s.H, convGrain(s.W*C*kk/(s.Stride*s.Stride)), d.inputGrad)
+
+	d.rows = s.N * s.OH
+	d.blocks = convBlocks(d.rows)
+	d.part = convEnsure(d.part, d.blocks*kk*C)
+	d.biasPart = nil
+	if gb != nil {
+		d.biasBuf = convEnsure(d.biasBuf, d.blocks*C)
+		d.biasPart = d.biasBuf
+	}
+	parallel.For(d.blocks, 1, d.weightGrad)
+	for blk := 0; blk < d.blocks; blk++ {
+		part := d.part[blk*kk*C : (blk+1)*kk*C]
+		for t := 0; t < kk; t++ {
+			for ch := 0; ch < C; ch++ {
+				gw[ch*kk+t] += part[t*C+ch]
+			}
+		}
+		if gb != nil {
+			convAdd(gb, d.biasPart[blk*C:(blk+1)*C])
+		}
+	}
+	d.x, d.dy, d.dx = nil, nil, nil
 }
 
 // General: im2col with rows ordered (group, ky, kx, cin) so that each

@@ -1,0 +1,289 @@
+//go:build ignore
+
+// gen_amd64 writes kernel_amd64.s: the tap and dot kernels for AVX-512
+// and AVX2. Their bodies are runs of one FMA per accumulator, unrolled
+// over pixels or taps, so they are generated rather than written by hand.
+//
+//	go run gen_amd64.go
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"log"
+	"os"
+)
+
+var out bytes.Buffer
+
+func p(format string, args ...any) { fmt.Fprintf(&out, "\t"+format+"\n", args...) }
+func label(l string)               { fmt.Fprintf(&out, "%s:\n", l) }
+
+// isa is one vector instruction set: the register prefix, the floats per
+// register and whether opmask registers cover ragged channel blocks.
+type isa struct {
+	name  string
+	reg   string // "Z" or "Y"
+	width int    // float32 lanes
+	mask  bool
+}
+
+func (v isa) r(i int) string { return fmt.Sprintf("%s%d", v.reg, i) }
+
+// m is the opmask operand of an instruction, empty without masks.
+func (v isa) m() string {
+	if v.mask {
+		return "K1, "
+	}
+	return ""
+}
+
+// load is a (zeroing-masked) vector load.
+func (v isa) load(addr string, dst int) {
+	if v.mask {
+		p("VMOVUPS.Z %s, K1, %s", addr, v.r(dst))
+	} else {
+		p("VMOVUPS %s, %s", addr, v.r(dst))
+	}
+}
+
+func (v isa) store(src int, addr string) { p("VMOVUPS %s, %s%s", v.r(src), v.m(), addr) }
+
+func (v isa) zero(i int) {
+	if v.mask {
+		p("VPXORD %s, %s, %s", v.r(i), v.r(i), v.r(i))
+	} else {
+		p("VXORPS %s, %s, %s", v.r(i), v.r(i), v.r(i))
+	}
+}
+
+// fma is acc += mem·src; with masks the lanes past the channel count are
+// neither read nor changed.
+func (v isa) fma(mem string, src, acc int) {
+	p("VFMADD231PS %s, %s, %s%s", mem, v.r(src), v.m(), v.r(acc))
+}
+
+// setMask loads K1 with min(nc - R12, 16) low bits, from a table indexed
+// by the count of remaining channels. Clobbers AX and R13.
+func (v isa) setMask(ncAddr string) {
+	if !v.mask {
+		return
+	}
+	p("MOVQ %s, AX", ncAddr)
+	p("SUBQ R12, AX")
+	p("CMPQ AX, $16")
+	p("JLE 2(PC)")
+	p("MOVQ $16, AX")
+	p("LEAQ ·laneMasks(SB), R13")
+	p("KMOVW (R13)(AX*2), K1")
+}
+
+// scaled[i] is the address of i times a stride held in R8 (1×), R9 (3×),
+// R10 (5×) and R11 (7×) past base.
+func scaled(base string, i int) string {
+	return [...]string{
+		"(" + base + ")",
+		"(" + base + ")(R8*1)",
+		"(" + base + ")(R8*2)",
+		"(" + base + ")(R9*1)",
+		"(" + base + ")(R8*4)",
+		"(" + base + ")(R10*1)",
+		"(" + base + ")(R9*2)",
+		"(" + base + ")(R11*1)",
+	}[i]
+}
+
+// asmTaps field offsets.
+const (
+	tNC, tNPix, tNKY, tNKX       = "0(CX)", "8(CX)", "16(CX)", "24(CX)"
+	tDstPix, tXPix, tXTap, tWTap = "32(CX)", "40(CX)", "48(CX)", "56(CX)"
+	tXRow, tWRow                 = "64(CX)", "72(CX)"
+)
+
+// taps emits the tap kernel. Registers: DI dst and SI x at the current
+// pixel group, DX w, CX the geometry, R8-R11 multiples of the x pixel
+// stride, R12 the channel, R13/R14 the x/w tap pointers, R15 and AX the
+// tap counters, BX the pixels left. Pixels go in groups of 8, then 4,
+// then 1: each weight vector loaded serves a group's FMAs, and the group's
+// accumulators are independent chains that hide the FMA latency.
+func taps(v isa) {
+	name := "taps" + v.name
+	fmt.Fprintf(&out, "// func %s(dst, x, w, bias *float32, geom *asmTaps)\n", name)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-40\n", name)
+	p("MOVQ dst+0(FP), DI")
+	p("MOVQ x+8(FP), SI")
+	p("MOVQ w+16(FP), DX")
+	p("MOVQ geom+32(FP), CX")
+	p("MOVQ %s, R8", tXPix)
+	p("LEAQ (R8)(R8*2), R9")
+	p("LEAQ (R8)(R8*4), R10")
+	p("LEAQ (R9)(R8*4), R11")
+	p("MOVQ %s, BX", tNPix)
+	wreg := 8
+	for _, P := range []int{8, 4, 1} {
+		l := fmt.Sprintf("%s_%d", name, P)
+		label(l)
+		p("CMPQ BX, $%d", P)
+		p("JLT %s_next", l)
+		p("XORQ R12, R12")
+		label(l + "_chan")
+		v.setMask(tNC)
+		p("MOVQ bias+24(FP), AX")
+		p("TESTQ AX, AX")
+		p("JZ %s_zero", l)
+		v.load("(AX)(R12*4)", 0)
+		for i := 1; i < P; i++ {
+			p("VMOVAPS %s, %s", v.r(0), v.r(i))
+		}
+		p("JMP %s_taps", l)
+		label(l + "_zero")
+		for i := 0; i < P; i++ {
+			v.zero(i)
+		}
+		label(l + "_taps")
+		p("LEAQ (SI)(R12*4), R13")
+		p("LEAQ (DX)(R12*4), R14")
+		p("MOVQ %s, AX", tNKY)
+		label(l + "_ky")
+		p("MOVQ %s, R15", tNKX)
+		label(l + "_kx")
+		v.load("(R14)", wreg)
+		for i := 0; i < P; i++ {
+			v.fma(scaled("R13", i), wreg, i)
+		}
+		p("ADDQ %s, R13", tXTap)
+		p("ADDQ %s, R14", tWTap)
+		p("DECQ R15")
+		p("JNZ %s_kx", l)
+		p("ADDQ %s, R13", tXRow)
+		p("ADDQ %s, R14", tWRow)
+		p("DECQ AX")
+		p("JNZ %s_ky", l)
+		p("LEAQ (DI)(R12*4), R13")
+		for i := 0; i < P; i++ {
+			v.store(i, "(R13)")
+			if i < P-1 {
+				p("ADDQ %s, R13", tDstPix)
+			}
+		}
+		p("ADDQ $%d, R12", v.width)
+		p("CMPQ R12, %s", tNC)
+		p("JLT %s_chan", l)
+		p("MOVQ %s, AX", tDstPix)
+		p("IMULQ $%d, AX", P)
+		p("ADDQ AX, DI")
+		p("MOVQ R8, AX")
+		p("IMULQ $%d, AX", P)
+		p("ADDQ AX, SI")
+		p("SUBQ $%d, BX", P)
+		p("JMP %s", l)
+		label(l + "_next")
+	}
+	p("VZEROUPPER")
+	p("RET")
+	out.WriteString("\n")
+}
+
+// asmDot field offsets.
+const (
+	dNC, dNPix, dNTap            = "0(CX)", "8(CX)", "16(CX)"
+	dOutTap, dAPix, dBPix, dBTap = "24(CX)", "32(CX)", "40(CX)", "48(CX)"
+)
+
+// dot emits the dot kernel, specialised per tap count. Registers: DI out,
+// SI a (dy), DX b (x), CX the geometry, R8/R9 one and three tap strides,
+// R12 the channel, R13/R14 the a/b pointers, BX b one pixel on, R15 the
+// pixels left, AX scratch. Two pixels are in flight, each with its own
+// set of ntap accumulators, so that even one tap has two FMA chains.
+func dot(v isa) {
+	name := "dot" + v.name
+	fmt.Fprintf(&out, "// func %s(out, a, b *float32, geom *asmDot)\n", name)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-32\n", name)
+	p("MOVQ out+0(FP), DI")
+	p("MOVQ a+8(FP), SI")
+	p("MOVQ b+16(FP), DX")
+	p("MOVQ geom+24(FP), CX")
+	p("MOVQ %s, R8", dBTap)
+	p("LEAQ (R8)(R8*2), R9")
+	p("MOVQ %s, AX", dNTap)
+	for n := 1; n <= 5; n++ {
+		p("CMPQ AX, $%d", n)
+		p("JEQ %s_%d", name, n)
+	}
+	p("RET")
+	a0, a1 := 14, 15 // dy registers
+	if v.mask {
+		a0, a1 = 30, 31
+	}
+	tmp := 13
+	if v.mask {
+		tmp = 29
+	}
+	for n := 1; n <= 5; n++ {
+		l := fmt.Sprintf("%s_%d", name, n)
+		label(l)
+		p("XORQ R12, R12")
+		label(l + "_chan")
+		v.setMask(dNC)
+		for i := 0; i < 2*n; i++ {
+			v.zero(i)
+		}
+		p("LEAQ (SI)(R12*4), R13")
+		p("LEAQ (DX)(R12*4), R14")
+		p("MOVQ %s, R15", dNPix)
+		label(l + "_pair")
+		p("CMPQ R15, $2")
+		p("JLT %s_one", l)
+		p("MOVQ %s, AX", dBPix)
+		p("LEAQ (R14)(AX*1), BX")
+		p("MOVQ %s, AX", dAPix)
+		v.load("(R13)", a0)
+		v.load("(R13)(AX*1)", a1)
+		for t := 0; t < n; t++ {
+			v.fma(scaled("R14", t), a0, t)
+			v.fma(scaled("BX", t), a1, n+t)
+		}
+		p("LEAQ (R13)(AX*2), R13")
+		p("MOVQ %s, AX", dBPix)
+		p("LEAQ (R14)(AX*2), R14")
+		p("SUBQ $2, R15")
+		p("JMP %s_pair", l)
+		label(l + "_one")
+		p("TESTQ R15, R15")
+		p("JZ %s_sum", l)
+		v.load("(R13)", a0)
+		for t := 0; t < n; t++ {
+			v.fma(scaled("R14", t), a0, t)
+		}
+		label(l + "_sum")
+		p("LEAQ (DI)(R12*4), R13")
+		for t := 0; t < n; t++ {
+			p("VADDPS %s, %s, %s", v.r(n+t), v.r(t), v.r(t))
+			v.load("(R13)", tmp)
+			p("VADDPS %s, %s, %s", v.r(tmp), v.r(t), v.r(t))
+			v.store(t, "(R13)")
+			if t < n-1 {
+				p("ADDQ %s, R13", dOutTap)
+			}
+		}
+		p("ADDQ $%d, R12", v.width)
+		p("CMPQ R12, %s", dNC)
+		p("JLT %s_chan", l)
+		p("VZEROUPPER")
+		p("RET")
+	}
+	out.WriteString("\n")
+}
+
+func main() {
+	out.WriteString("// Code generated by gen_amd64.go; DO NOT EDIT.\n\n//go:build amd64 && !noasm\n\n#include \"textflag.h\"\n\n")
+	avx512 := isa{name: "AVX512", reg: "Z", width: 16, mask: true}
+	avx2 := isa{name: "AVX2", reg: "Y", width: 8}
+	taps(avx512)
+	taps(avx2)
+	dot(avx512)
+	dot(avx2)
+	if err := os.WriteFile("kernel_amd64.s", out.Bytes(), 0o644); err != nil {
+		log.Fatal(err)
+	}
+}
