@@ -45,13 +45,14 @@ type LoaderConfig struct {
 // generator seeded from (Seed, epoch, dataset index), so any number of
 // workers produces bit-identical batches.
 type Loader struct {
-	ds   Dataset
-	tf   Transform
-	cfg  LoaderConfig
-	h, w int
-	c    int
-	free chan *Batch // recycled batch buffers, shared by successive epochs
-	busy atomic.Bool
+	ds      Dataset
+	tf      Transform
+	cfg     LoaderConfig
+	h, w    int
+	c       int
+	free    chan *Batch // recycled batch buffers, shared by successive epochs
+	scratch []Scratch   // one per worker, kept across epochs
+	busy    atomic.Bool
 }
 
 // NewLoader checks the configuration and allocates the batch buffers.
@@ -71,7 +72,7 @@ func NewLoader(ds Dataset, tf Transform, cfg LoaderConfig) (*Loader, error) {
 	if cfg.Prefetch == 0 {
 		cfg.Prefetch = 2
 	}
-	l := &Loader{ds: ds, tf: tf, cfg: cfg}
+	l := &Loader{ds: ds, tf: tf, cfg: cfg, scratch: make([]Scratch, cfg.Workers)}
 	l.h, l.w, l.c = tf.Shape()
 	if l.h <= 0 || l.w <= 0 || l.c <= 0 {
 		return nil, fmt.Errorf("data: transform output shape %d×%d×%d is not positive", l.h, l.w, l.c)
@@ -153,8 +154,8 @@ func (l *Loader) Epoch(ctx context.Context, epoch int) (*Epoch, error) {
 		pending: make([]result, cap(l.free)),
 	}
 	e.wg.Add(l.cfg.Workers)
-	for range l.cfg.Workers {
-		go e.work()
+	for w := range l.cfg.Workers {
+		go e.work(&l.scratch[w])
 	}
 	return e, nil
 }
@@ -196,9 +197,8 @@ type skip struct {
 // free buffer before it takes a batch number, so the lowest unfinished batch
 // always has a buffer and the consumer never waits on a batch that cannot
 // start: the reorder window is bounded by the buffer count.
-func (e *Epoch) work() {
+func (e *Epoch) work(s *Scratch) {
 	defer e.wg.Done()
-	var s Scratch
 	pcg := rand.NewPCG(0, 0)
 	rng := rand.New(pcg)
 	for {
@@ -213,7 +213,7 @@ func (e *Epoch) work() {
 			e.l.free <- b
 			return
 		}
-		err := e.fill(b, k, &s, pcg, rng)
+		err := e.fill(b, k, s, pcg, rng)
 		e.results <- result{k, b, err} // never blocks: capacity is the buffer count
 		if err != nil {
 			return
