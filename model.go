@@ -45,6 +45,7 @@ type Model[T layers.Float] struct {
 
 	params  []*layers.Param[T]
 	buffers []*layers.Buffer[T]
+	pcg     *rand.PCG // behind dropout and drop-path; see RNGState
 }
 
 // New builds the network spec describes with weights initialised as
@@ -55,7 +56,8 @@ func New[T layers.Float](spec arch.Network, seed uint64) (*Model[T], error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
-	rng := rand.New(rand.NewPCG(seed, 0x6566666e6574)) // "effnet"
+	pcg := rand.NewPCG(seed, 0x6566666e6574) // "effnet"
+	rng := rand.New(pcg)
 	pad := layers.PadSymmetric
 	if spec.Padding == arch.Same {
 		pad = layers.PadSame
@@ -64,7 +66,7 @@ func New[T layers.Float](spec arch.Network, seed uint64) (*Model[T], error) {
 	if spec.Activation == arch.ReLU {
 		act = layers.ReLU
 	}
-	m := &Model[T]{Spec: spec.Clone(), stageEnds: map[int]int{}}
+	m := &Model[T]{Spec: spec.Clone(), stageEnds: map[int]int{}, pcg: pcg}
 	var err error
 	if m.Stem, err = layers.NewConv2D[T](layers.Conv2DConfig{In: spec.InChannels, Out: spec.Stem, Kernel: 3, Stride: 2, Groups: 1, Padding: pad}); err != nil {
 		return nil, fmt.Errorf("effnet: stem: %w", err)
@@ -168,6 +170,19 @@ func (m *Model[T]) Params() []*layers.Param[T] { return m.params }
 
 // Buffers returns the BatchNorm running statistics under timm names.
 func (m *Model[T]) Buffers() []*layers.Buffer[T] { return m.buffers }
+
+// RNGState returns the state of the random generator that dropout and
+// drop-path draw from in Train mode. A training checkpoint stores it so
+// that a resumed run draws the same masks as an uninterrupted one.
+func (m *Model[T]) RNGState() ([]byte, error) { return m.pcg.MarshalBinary() }
+
+// SetRNGState restores a state returned by RNGState.
+func (m *Model[T]) SetRNGState(state []byte) error {
+	if err := m.pcg.UnmarshalBinary(state); err != nil {
+		return fmt.Errorf("effnet: random generator state: %w", err)
+	}
+	return nil
+}
 
 // NumParams is the number of learnable scalars.
 func (m *Model[T]) NumParams() int {
