@@ -6,16 +6,25 @@ import (
 	"sync/atomic"
 )
 
-// maxParts bounds how many ranges one For call splits its loop into. The
-// bookkeeping of a call lives in a fixed array on the caller's stack, so
-// that a call allocates nothing; machines with more cores than this still
-// work, the loop is just not split further.
+// maxParts bounds how many goroutines one For call uses. The bookkeeping
+// of a call lives in a fixed array on the caller's stack, so that a call
+// allocates nothing; machines with more cores than this still work, the
+// loop is just not spread further.
 const maxParts = 128
 
+// chunksPerPart is how many ranges For cuts per goroutine it uses. The
+// goroutines take ranges from a shared counter, so when one of them is
+// slowed (another process on its core, a page fault storm) the others
+// take over its share instead of waiting for it; more ranges balance
+// better but cost an atomic add and a call each.
+const chunksPerPart = 4
+
 // For calls fn on disjoint ranges [lo, hi) that together cover [0, n), on up
-// to GOMAXPROCS goroutines. Ranges hold at least grain items so that tiny
-// loops are not split into pieces that cost more to schedule than to run.
-// fn must be safe to call concurrently on disjoint ranges.
+// to GOMAXPROCS goroutines. Ranges hold at least grain items (all but the
+// last), so that tiny loops are not split into pieces that cost more to
+// schedule than to run. fn must be safe to call concurrently on disjoint
+// ranges; it may be called more times than there are goroutines, and no
+// more than GOMAXPROCS calls run at once.
 //
 // The ranges run on the calling goroutine and on parked workers of a pool
 // that is started on first use and kept for the life of the process. A call
@@ -35,76 +44,76 @@ func For(n, grain int, fn func(lo, hi int)) {
 		grain = 1
 	}
 	parts := min(runtime.GOMAXPROCS(0), maxParts)
-	if most := n / grain; parts > most { // every range but the last holds at least grain
+	most := n / grain // every range but the last holds at least grain
+	if parts > most {
 		parts = most
 	}
 	if parts <= 1 {
 		fn(0, n)
 		return
 	}
-	chunk := (n + parts - 1) / parts
-	parts = (n + chunk - 1) / chunk
-	// used[i] is the worker running range i, or nil when no worker was free
-	// and the caller runs it.
+	chunks := min(parts*chunksPerPart, most)
+	j := pool.getJob()
+	j.fn, j.n, j.chunk = fn, n, (n+chunks-1)/chunks
+	j.chunks = (n + j.chunk - 1) / j.chunk
+	j.next.Store(0)
 	var used [maxParts]*worker
-	for i := 1; i < parts; i++ {
-		if w := pool.get(parts - 1); w != nil {
-			w.work <- task{fn: fn, lo: i * chunk, hi: min((i+1)*chunk, n)}
-			used[i] = w
-		}
-	}
-	caught := runInline(fn, chunk, n, used[:parts])
-	for _, w := range used[1:parts] {
+	k := 0
+	for ; k < parts-1; k++ {
+		w := pool.get(parts - 1)
 		if w == nil {
-			continue
+			break // the caller and the workers it has take the rest
 		}
+		w.work <- j
+		used[k] = w
+	}
+	caught := j.run()
+	for _, w := range used[:k] {
 		if p := <-w.done; p != nil && caught == nil {
 			caught = p
 		}
 		pool.put(w)
 	}
+	j.fn = nil // drop the caller's closure before the job is cached
+	pool.putJob(j)
 	if caught != nil {
 		panic(caught)
 	}
 }
 
-// runInline runs the ranges of used that have no worker, range 0 among
-// them, and returns what they panicked with: the caller must still wait
-// for its workers before re-raising, or they would outlive the call.
-func runInline(fn func(lo, hi int), chunk, n int, used []*worker) (caught any) {
-	defer func() { caught = recover() }()
-	for i, w := range used {
-		if w == nil {
-			fn(i*chunk, min((i+1)*chunk, n))
-		}
-	}
-	return nil
+// job is one For call: its loop, cut into chunks ranges of chunk items,
+// which the caller and its workers take in turn from next.
+type job struct {
+	fn               func(lo, hi int)
+	n, chunk, chunks int
+	next             atomic.Int64
 }
 
-// task is one range of a For call handed to a worker. It is sent by value,
-// so handing out work allocates nothing.
-type task struct {
-	fn     func(lo, hi int)
-	lo, hi int
+// run takes ranges until none is left and returns what fn panicked with,
+// if it did; the goroutine then stops taking ranges and the others finish
+// the loop.
+func (j *job) run() (caught any) {
+	defer func() { caught = recover() }()
+	for {
+		i := int(j.next.Add(1) - 1)
+		if i >= j.chunks {
+			return nil
+		}
+		j.fn(i*j.chunk, min((i+1)*j.chunk, j.n))
+	}
 }
 
 // worker is one pooled goroutine. It owns its channels, so that the caller
 // waits for exactly the workers it used without any per-call object.
 type worker struct {
-	work chan task
+	work chan *job
 	done chan any // the recovered panic, or nil
 }
 
 func (w *worker) run() {
-	for t := range w.work {
-		w.done <- w.call(t)
+	for j := range w.work {
+		w.done <- j.run()
 	}
-}
-
-func (w *worker) call(t task) (caught any) {
-	defer func() { caught = recover() }()
-	t.fn(t.lo, t.hi)
-	return nil
 }
 
 // workers is the pool behind For: idle workers wait in a buffered channel
@@ -116,6 +125,7 @@ func (w *worker) call(t task) (caught any) {
 type workers struct {
 	once    sync.Once
 	idle    chan *worker
+	jobs    chan *job // free jobs, reused so that a call allocates none
 	started atomic.Int64
 }
 
@@ -124,7 +134,7 @@ var pool workers
 // get returns an idle worker, or a new one if fewer than limit exist, or
 // nil: then the caller runs the range itself.
 func (p *workers) get(limit int) *worker {
-	p.once.Do(func() { p.idle = make(chan *worker, maxParts) })
+	p.once.Do(p.start)
 	select {
 	case w := <-p.idle:
 		return w
@@ -139,7 +149,7 @@ func (p *workers) get(limit int) *worker {
 			break
 		}
 	}
-	w := &worker{work: make(chan task, 1), done: make(chan any, 1)}
+	w := &worker{work: make(chan *job, 1), done: make(chan any, 1)}
 	go w.run()
 	return w
 }
@@ -147,3 +157,28 @@ func (p *workers) get(limit int) *worker {
 // put returns a worker to the idle set. The channel holds maxParts and at
 // most maxParts workers are ever started, so put never blocks.
 func (p *workers) put(w *worker) { p.idle <- w }
+
+func (p *workers) start() {
+	p.idle = make(chan *worker, maxParts)
+	p.jobs = make(chan *job, maxParts)
+}
+
+// getJob returns a free job, allocating one only when every cached job is
+// in use by a running call (the first call, and nested or concurrent ones).
+func (p *workers) getJob() *job {
+	p.once.Do(p.start)
+	select {
+	case j := <-p.jobs:
+		return j
+	default:
+		return new(job)
+	}
+}
+
+// putJob caches j for a later call, or drops it when the cache is full.
+func (p *workers) putJob(j *job) {
+	select {
+	case p.jobs <- j:
+	default:
+	}
+}

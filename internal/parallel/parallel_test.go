@@ -5,31 +5,35 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 // cover runs For and checks that the ranges are disjoint, cover [0, n)
-// exactly once and hold at least grain items (but for a shorter last one).
+// exactly once, hold at least grain items (but for a shorter last one) and
+// that no more than GOMAXPROCS of them run at once.
 func cover(t *testing.T, n, grain int) {
 	t.Helper()
 	hits := make([]atomic.Int32, max(n, 0))
-	var calls atomic.Int32
-	var short atomic.Int32
+	var running, most, short atomic.Int32
 	For(n, grain, func(lo, hi int) {
-		calls.Add(1)
+		r := running.Add(1)
+		for m := most.Load(); r > m && !most.CompareAndSwap(m, r); m = most.Load() {
+		}
 		if hi-lo < grain {
 			short.Add(1)
 		}
 		for i := lo; i < hi; i++ {
 			hits[i].Add(1)
 		}
+		running.Add(-1)
 	})
 	for i := range hits {
 		require.EqualValues(t, 1, hits[i].Load(), "n %d grain %d: index %d", n, grain, i)
 	}
-	assert.LessOrEqual(t, int(calls.Load()), max(1, runtime.GOMAXPROCS(0)), "n %d grain %d", n, grain)
+	assert.LessOrEqual(t, int(most.Load()), max(1, runtime.GOMAXPROCS(0)), "n %d grain %d", n, grain)
 	assert.LessOrEqual(t, short.Load(), int32(1), "n %d grain %d: only the last range may be short", n, grain)
 }
 
@@ -111,6 +115,35 @@ func TestForAllocatesNothing(t *testing.T) {
 	allocs := testing.AllocsPerRun(100, func() { For(1000, 1, c.body) })
 	require.Zero(t, allocs)
 	require.EqualValues(t, 102*1000, c.sum.Load())
+}
+
+// TestForBalances checks that a slow goroutine does not hold up a call:
+// while the first range sleeps, the other goroutines take every other
+// range rather than only their fixed share.
+func TestForBalances(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("needs GOMAXPROCS >= 2")
+	}
+	const n = 64
+	var after atomic.Int32 // ranges finished while range 0 slept
+	var sleeping atomic.Bool
+	For(n, 1, func(lo, hi int) {
+		if lo == 0 {
+			sleeping.Store(true)
+			time.Sleep(100 * time.Millisecond)
+			sleeping.Store(false)
+			return
+		}
+		if sleeping.Load() {
+			after.Add(int32(hi - lo))
+		}
+	})
+	// A static split into one range per goroutine leaves the sleeper's
+	// whole share waiting: at most half the loop runs in the meantime with
+	// two goroutines. Shared ranges let the others do all but the
+	// sleeping range and one more taken before the flag was set (3/4 of
+	// the loop with 8 ranges).
+	assert.Greater(t, int(after.Load()), n/runtime.GOMAXPROCS(0))
 }
 
 func BenchmarkFor(b *testing.B) {
