@@ -277,3 +277,28 @@ func TestLoaderConfigErrors(t *testing.T) {
 	_, err = NewLoader(ds, EvalTransform(0), LoaderConfig{BatchSize: 2})
 	assert.ErrorContains(t, err, "not positive")
 }
+
+// BenchmarkLoaderMini measures decode + augmentation throughput on the
+// embedded 64 px JPEGs (images/s is reported).
+func BenchmarkLoaderMini(b *testing.B) {
+	train, _, err := ImagenetteFS(MiniImagenette())
+	require.NoError(b, err)
+	l, err := NewLoader(train, TrainTransform(64), LoaderConfig{BatchSize: 50, Shuffle: true})
+	require.NoError(b, err)
+	b.ResetTimer()
+	images := 0
+	for i := range b.N {
+		ep, err := l.Epoch(context.Background(), i)
+		require.NoError(b, err)
+		for {
+			batch, err := ep.Next()
+			if err == io.EOF {
+				break
+			}
+			require.NoError(b, err)
+			images += batch.N
+		}
+		ep.Close()
+	}
+	b.ReportMetric(float64(images)/b.Elapsed().Seconds(), "images/s")
+}

@@ -75,6 +75,7 @@ type Scratch struct {
 // and k weights (zero padded), Pillow's precompute_coeffs.
 type taps struct {
 	first []int
+	n     []int // non-zero span of each row of w
 	w     []float32
 	k     int
 }
@@ -85,6 +86,7 @@ func (t *taps) compute(in Interpolation, b0, b1 float64, inSize, outSize int) (l
 	support := in.support() * filterScale
 	t.k = int(math.Ceil(support))*2 + 1
 	t.first = grow(t.first, outSize)
+	t.n = grow(t.n, outSize)
 	t.w = grow(t.w, outSize*t.k)
 	lo, hi = inSize, 0
 	for o := range outSize {
@@ -105,6 +107,7 @@ func (t *taps) compute(in Interpolation, b0, b1 float64, inSize, outSize int) (l
 			}
 		}
 		t.first[o] = x0
+		t.n[o] = max(x1-x0, 0)
 		lo, hi = min(lo, x0), max(hi, x1)
 	}
 	return lo, hi
@@ -135,17 +138,27 @@ func resample(s *Scratch, src image.Image, box Box, ow, oh, c int, in Interpolat
 		src := s.region[y*rw*c : (y+1)*rw*c]
 		dst := s.rows[y*ow*c : (y+1)*ow*c]
 		for x := range ow {
-			w := s.x.w[x*kx : (x+1)*kx]
+			w := s.x.w[x*kx : x*kx+s.x.n[x]]
 			p := src[(s.x.first[x]-xlo)*c:]
-			for ch := range c {
-				var acc float32
+			if c == 3 {
+				// One sweep over the taps for all three channels.
+				p = p[:3*len(w)]
+				var r, g, b float32
 				for k, wk := range w {
-					if wk != 0 {
-						acc += wk * p[k*c+ch]
-					}
+					r += wk * p[3*k]
+					g += wk * p[3*k+1]
+					b += wk * p[3*k+2]
 				}
-				dst[x*c+ch] = min(max(acc, 0), 255)
+				dst[3*x] = min(max(r, 0), 255)
+				dst[3*x+1] = min(max(g, 0), 255)
+				dst[3*x+2] = min(max(b, 0), 255)
+				continue
 			}
+			var acc float32
+			for k, wk := range w {
+				acc += wk * p[k]
+			}
+			dst[x] = min(max(acc, 0), 255)
 		}
 	}
 
@@ -154,14 +167,11 @@ func resample(s *Scratch, src image.Image, box Box, ow, oh, c int, in Interpolat
 	ky := s.y.k
 	row := ow * c
 	for y := range oh {
-		w := s.y.w[y*ky : (y+1)*ky]
+		w := s.y.w[y*ky : y*ky+s.y.n[y]]
 		base := (s.y.first[y] - ylo) * row
 		dst := s.out[y*row : (y+1)*row]
 		clear(dst)
 		for k, wk := range w {
-			if wk == 0 {
-				continue
-			}
 			src := s.rows[base+k*row : base+(k+1)*row]
 			for i, v := range src {
 				dst[i] += wk * v
@@ -211,7 +221,9 @@ func toFloat(dst []float32, src image.Image, r image.Rectangle, c int) {
 					i++
 					continue
 				}
-				put(color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci]))
+				R, G, B := color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
+				dst[i], dst[i+1], dst[i+2] = float32(R), float32(G), float32(B)
+				i += 3
 			}
 		}
 	case *image.RGBA:
