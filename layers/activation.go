@@ -6,6 +6,7 @@ import (
 
 	"github.com/effnet-go/effnet/internal/parallel"
 	"github.com/effnet-go/effnet/internal/tensor"
+	"github.com/effnet-go/effnet/internal/vmath"
 )
 
 // ewGrain is the smallest number of elements an elementwise loop hands to
@@ -127,6 +128,24 @@ func actSigmoid[T Float](v T) T {
 
 func (a *activation[T]) forwardRange(lo, hi int) {
 	x, y := a.x.Data[lo:hi], a.y.Data[lo:hi]
+	if x32, ok := any(x).([]float32); ok && (a.kind == Sigmoid || a.kind == SiLU) {
+		// float32 takes the vector exponential of package vmath (2.3 ulp
+		// for sigmoid, 2.7 for SiLU); float64 stays on math.Exp for checks.
+		y32 := any(y).([]float32)
+		var s32 []float32
+		if a.train {
+			s32 = any(a.s.Data[lo:hi]).([]float32)
+		}
+		if a.kind == SiLU {
+			vmath.SiLU(y32, s32, x32)
+			return
+		}
+		vmath.Sigmoid(y32, x32)
+		if a.train {
+			copy(s32, y32)
+		}
+		return
+	}
 	switch a.kind {
 	case Identity:
 		copy(y, x)
@@ -171,6 +190,15 @@ func (a *activation[T]) forwardRange(lo, hi int) {
 
 func (a *activation[T]) backwardRange(lo, hi int) {
 	x, dy, dx := a.x.Data[lo:hi], a.dy.Data[lo:hi], a.dx.Data[lo:hi]
+	if x32, ok := any(x).([]float32); ok && (a.kind == Sigmoid || a.kind == SiLU) {
+		dx32, dy32, s32 := any(dx).([]float32), any(dy).([]float32), any(a.s.Data[lo:hi]).([]float32)
+		if a.kind == SiLU {
+			vmath.SiLUGrad(dx32, dy32, x32, s32)
+		} else {
+			vmath.SigmoidGrad(dx32, dy32, s32)
+		}
+		return
+	}
 	switch a.kind {
 	case Identity:
 		copy(dx, dy)

@@ -1,0 +1,56 @@
+package depthwise
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// EfficientNet-B0 depthwise shapes at batch 8, 224 px (PyTorch padding),
+// on one goroutine: the kernels' own speed, without the layer's
+// parallelism. Run with: go test ./internal/depthwise -run XXX -bench .
+var benchShapes = []struct {
+	name    string
+	c, k, s int
+	hw      int
+}{
+	{"dw3_32_s1_112", 32, 3, 1, 112},
+	{"dw3_96_s2_112", 96, 3, 2, 112},
+	{"dw5_144_s2_56", 144, 5, 2, 56},
+	{"dw5_240_s1_28", 240, 5, 1, 28},
+	{"dw3_1152_s1_7", 1152, 3, 1, 7},
+}
+
+func BenchmarkKernels(b *testing.B) {
+	for _, bs := range benchShapes {
+		p := bs.k / 2
+		o := (bs.hw+2*p-bs.k)/bs.s + 1
+		s := Shape{N: 8, H: bs.hw, W: bs.hw, C: bs.c, K: bs.k, Stride: bs.s, PadT: p, PadL: p, OH: o, OW: o}
+		rnd := rand.New(rand.NewPCG(1, 1))
+		x := randSlice(rnd, s.N*s.H*s.W*s.C)
+		wt := randSlice(rnd, s.K*s.K*s.C)
+		dy := randSlice(rnd, s.N*s.OH*s.OW*s.C)
+		out := make([]float32, len(dy))
+		dx := make([]float32, len(x))
+		dw := make([]float32, len(wt))
+		flops := 2 * float64(len(dy)*s.K*s.K)
+		for _, ks := range available() {
+			for _, pass := range []struct {
+				name string
+				run  func()
+			}{
+				{"forward", func() { s.forward(ks, out, x, wt, nil, 0, s.N*s.OH) }},
+				{"inputgrad", func() { s.inputGrad(ks, dx, dy, wt, 0, s.N*s.H) }},
+				{"weightgrad", func() { s.weightGrad(ks, dw, nil, x, dy, 0, s.N*s.OH) }},
+			} {
+				b.Run(fmt.Sprintf("%s/%s/%s", bs.name, pass.name, ks.name), func(b *testing.B) {
+					b.ReportAllocs()
+					for b.Loop() {
+						pass.run()
+					}
+					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			}
+		}
+	}
+}
