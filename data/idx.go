@@ -69,7 +69,7 @@ func ReadIDX(r io.Reader) (*IDXArray, error) {
 	// Grow the buffer as bytes arrive rather than trusting the header with
 	// one big allocation; a short file then fails cheaply.
 	var buf bytes.Buffer
-	buf.Grow(min(total, 1<<24) + 1)
+	buf.Grow(min(total, 1<<22) + 1)
 	if _, err := buf.ReadFrom(io.LimitReader(br, int64(total)+1)); err != nil {
 		return nil, fmt.Errorf("idx: reading data: %w", err)
 	}
