@@ -13,6 +13,7 @@ import (
 
 // NoiseLevels are the label-noise percentages of fastai's noisy_imagenette.csv:
 // column noisy_labels_N has N % of the training labels replaced at random.
+// Read only.
 var NoiseLevels = []int{0, 1, 5, 25, 50}
 
 // csvNames are the file names fastai ships in the Imagenette and Imagewoof archives.

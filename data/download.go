@@ -25,7 +25,7 @@ import (
 const DefaultBaseURL = "https://s3.amazonaws.com/fast-ai-imageclas/"
 
 // Archives are the names Downloader.Fetch accepts: full-size, 160 px and
-// 320 px (shorter side) versions of Imagenette and Imagewoof.
+// 320 px (shorter side) versions of Imagenette and Imagewoof. Read only.
 var Archives = []string{
 	"imagenette2", "imagenette2-160", "imagenette2-320",
 	"imagewoof2", "imagewoof2-160", "imagewoof2-320",

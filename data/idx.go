@@ -151,11 +151,11 @@ func (g *GrayImages) Load(i int) (image.Image, error) {
 	return &image.Gray{Pix: g.pixels[i*n : (i+1)*n : (i+1)*n], Stride: g.W, Rect: image.Rect(0, 0, g.W, g.H)}, nil
 }
 
-// FashionMNISTClasses are the labels of Fashion-MNIST, in label order.
+// FashionMNISTClasses are the labels of Fashion-MNIST, in label order. Read only.
 var FashionMNISTClasses = []string{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
 	"Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"}
 
-// MNISTClasses are the digit labels of MNIST.
+// MNISTClasses are the digit labels of MNIST. Read only.
 var MNISTClasses = []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}
 
 // FashionMNISTDir is where Debian's dataset-fashion-mnist package installs the files.

@@ -6,13 +6,15 @@ import (
 	"image"
 	"math"
 	"math/rand/v2"
+	"slices"
 )
 
 // ImageNet channel statistics (RGB, on 0..1 pixel values), the normalisation
-// every timm and torchvision ImageNet model expects.
+// every timm and torchvision ImageNet model expects. They are arrays so that
+// no transform shares (and could alter) them; take a slice with Mean[:].
 var (
-	ImageNetMean = []float32{0.485, 0.456, 0.406}
-	ImageNetStd  = []float32{0.229, 0.224, 0.225}
+	ImageNetMean = [3]float32{0.485, 0.456, 0.406}
+	ImageNetStd  = [3]float32{0.229, 0.224, 0.225}
 )
 
 // DefaultCropPct is timm's evaluation crop fraction: resize the shorter side
@@ -53,7 +55,7 @@ type RandomResizedCrop struct {
 func TrainTransform(size int) *RandomResizedCrop {
 	return &RandomResizedCrop{
 		Size: size, Scale: [2]float64{0.08, 1}, Ratio: [2]float64{3.0 / 4, 4.0 / 3},
-		FlipP: 0.5, Interp: Bilinear, Mean: ImageNetMean, Std: ImageNetStd,
+		FlipP: 0.5, Interp: Bilinear, Mean: slices.Clone(ImageNetMean[:]), Std: slices.Clone(ImageNetStd[:]),
 	}
 }
 
@@ -129,7 +131,8 @@ type CenterCrop struct {
 // EvalTransform returns timm's default evaluation transform at size: crop
 // fraction 0.875, bilinear, ImageNet mean and std.
 func EvalTransform(size int) *CenterCrop {
-	return &CenterCrop{Size: size, CropPct: DefaultCropPct, Interp: Bilinear, Mean: ImageNetMean, Std: ImageNetStd}
+	return &CenterCrop{Size: size, CropPct: DefaultCropPct, Interp: Bilinear,
+		Mean: slices.Clone(ImageNetMean[:]), Std: slices.Clone(ImageNetStd[:])}
 }
 
 // Shape returns the output size and channel count.
