@@ -334,7 +334,7 @@ func TestEvalTable(t *testing.T) {
 		c := evalFor(name, 0)
 		assert.Equal(t, resize, int(math.Floor(float64(c.Size)/c.CropPct)), name)
 		assert.Equal(t, data.Bicubic, c.Interp)
-		assert.Equal(t, data.ImageNetMean, c.Mean)
+		assert.Equal(t, []float32{0.485, 0.456, 0.406}, c.Mean)
 	}
 	// torchvision gives resize sizes; the crop fraction must reproduce
 	// them exactly through data.CenterCrop's floor.

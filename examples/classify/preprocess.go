@@ -95,8 +95,9 @@ func evalFor(preset string, resolution int) evalConfig {
 	if !ok {
 		cfg = evalConfig{Size: resolution, CropPct: data.DefaultCropPct, Source: "timm default eval transform"}
 	}
-	cfg.Interp = data.Bicubic
-	cfg.Mean, cfg.Std = data.ImageNetMean, data.ImageNetStd
+	// EvalTransform supplies ImageNet's mean and std as slices of its own.
+	def := data.EvalTransform(cfg.Size)
+	cfg.Interp, cfg.Mean, cfg.Std = data.Bicubic, def.Mean, def.Std
 	return cfg
 }
 
