@@ -187,8 +187,12 @@ func MNISTStyle(dir string, train bool, classes []string) (*GrayImages, error) {
 // readIDXEitherWay reads name.gz if it exists, else name.
 func readIDXEitherWay(name string) (*IDXArray, error) {
 	a, err := ReadIDXFile(name + ".gz")
+	if !errors.Is(err, fs.ErrNotExist) {
+		return a, err
+	}
+	a, err = ReadIDXFile(name)
 	if errors.Is(err, fs.ErrNotExist) {
-		return ReadIDXFile(name)
+		return nil, fmt.Errorf("idx: neither %s.gz nor %s exists: %w", name, name, fs.ErrNotExist)
 	}
 	return a, err
 }

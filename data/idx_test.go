@@ -106,6 +106,7 @@ func TestGrayImagesAndMNISTStyle(t *testing.T) {
 	assert.ErrorContains(t, err, "label 2 of image 0")
 	_, err = MNISTStyle(dir, false, MNISTClasses)
 	assert.ErrorIs(t, err, os.ErrNotExist)
+	assert.ErrorContains(t, err, "neither")
 
 	writeFile(t, filepath.Join(dir, "train-labels-idx1-ubyte"), idxBytes([]uint32{2}, []byte{2, 0}))
 	_, err = MNISTStyle(dir, true, MNISTClasses)
