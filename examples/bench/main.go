@@ -39,6 +39,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 )
@@ -201,7 +202,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 			c.name(), tr.ImgS, tr.PeakRSSMB, tr.Torch, tr.ChannelsLast)
 		torchRes = append(torchRes, tr)
 	}
-	fmt.Fprintf(stdout, "load average after: %s\n", loadAvg())
+	after := loadAvg()
+	fmt.Fprintf(stdout, "load average after: %s\n", after)
+	if f := strings.Fields(after); len(f) > 0 {
+		// The run itself keeps about GOMAXPROCS threads busy; more than
+		// that on the 1-minute average means other processes took cores,
+		// which slows PyTorch's OpenMP threads far more than effnet.
+		if l, err := strconv.ParseFloat(f[0], 64); err == nil && l > float64(runtime.GOMAXPROCS(0))+0.5 {
+			fmt.Fprintf(stdout, "warning: load average %.2f above %d cores: other processes competed for the CPU; rerun on a quiet machine\n", l, runtime.GOMAXPROCS(0))
+		}
+	}
 	if !*withTorch {
 		line, _ := json.Marshal(struct {
 			Configs []result `json:"configs"`
