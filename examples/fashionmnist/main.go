@@ -96,7 +96,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var o options
 	fs.StringVar(&o.dir, "data", data.FashionMNISTDir, "folder of the Fashion-MNIST IDX files (gzipped or not)")
-	fs.IntVar(&o.epochs, "epochs", 4, "epochs")
+	fs.IntVar(&o.epochs, "epochs", 5, "epochs")
 	fs.IntVar(&o.batch, "batch", 64, "batch size")
 	fs.IntVar(&o.trainN, "train", 0, "use the first N training images (0: all 60,000)")
 	fs.IntVar(&o.testN, "test", 0, "evaluate on the first N test images (0: all 10,000)")

@@ -40,7 +40,7 @@ func TestTinyRunWritesMetricsCheckpointAndPlot(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join(out, "metrics.jsonl"))
 	require.NoError(t, err)
 	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
-	require.Len(t, lines, 1000/32+1, "31 full batches, then the epoch line")
+	require.Len(t, lines, 1000/16+1, "62 full batches of the default 16, then the epoch line")
 	var epoch map[string]any
 	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &epoch))
 	for _, k := range []string{"epoch", "train_loss", "val_loss", "val_top1", "val_top5", "images_per_s", "seconds", "lr"} {
