@@ -59,8 +59,7 @@
 // a core busy with other work does not hold up the call); or, when k is long
 // and C small (weight gradients), by ranges of k, the partial products
 // being summed at the end. Packing buffers come from a sync.Pool that is a
-// pure cache; once warm a serial call allocates nothing and a parallel one
-// allocates only the closure of each goroutine it starts (one per extra
-// worker). A garbage collection may empty the pool, after which the next
+// pure cache; once warm a call allocates nothing, serial or parallel (the
+// parts run on internal/parallel's persistent workers). A garbage collection may empty the pool, after which the next
 // call allocates its buffers again.
 package gemm

@@ -3,6 +3,8 @@ package gemm
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/effnet-go/effnet/internal/parallel"
 )
 
 // workspace holds one worker's packing buffers, and, when the k dimension is
@@ -122,7 +124,9 @@ type task struct {
 	parts          int
 	next           atomic.Int64 // next chunk for splitMDynamic
 	ws             []*workspace
-	wg             sync.WaitGroup
+	// partsFn is the method value runParts, made once per pooled task so
+	// that handing it to parallel.For does not allocate per call.
+	partsFn func(lo, hi int)
 }
 
 // rangeOf returns part i's share [lo, hi) of t tiles of size s covering n.
@@ -133,9 +137,11 @@ func rangeOf(i, parts, t, s, n int) (lo, hi int) {
 	return lo, hi
 }
 
-func (t *task) runAndDone(i int) {
-	t.run(i)
-	t.wg.Done()
+// runParts runs parts [lo, hi).
+func (t *task) runParts(lo, hi int) {
+	for i := lo; i < hi; i++ {
+		t.run(i)
+	}
 }
 
 func (t *task) run(i int) {
@@ -205,6 +211,7 @@ func sgemm(k *microKernel, workers int, transA, transB bool, m, n, kk int, alpha
 	t, _ := tasks.Get().(*task)
 	if t == nil {
 		t = new(task)
+		t.partsFn = t.runParts
 	}
 	t.next.Store(0)
 	t.k, t.transA, t.transB, t.m, t.n, t.kk = k, transA, transB, m, n, kk
@@ -213,12 +220,7 @@ func sgemm(k *microKernel, workers int, transA, transB bool, m, n, kk int, alpha
 	for range parts {
 		t.ws = append(t.ws, getWorkspace(k, m, n, kk))
 	}
-	t.wg.Add(parts - 1)
-	for i := 1; i < parts; i++ {
-		go t.runAndDone(i)
-	}
-	t.run(0)
-	t.wg.Wait()
+	parallel.For(parts, 1, t.partsFn)
 	if split == splitK {
 		for _, w := range t.ws[1:] {
 			for i := range m {
