@@ -55,6 +55,15 @@ type Conv2D[T Float] struct {
 	part     []T       // per-block partial weight and bias gradients (depthwise)
 	sums     []float64 // per-block column sums (bias gradient)
 	dw32     *depthwise32
+
+	// Operands of the parallel loop bodies of fillBias, addColumnSums,
+	// im2col and col2im, set only for the duration of one call. The bodies
+	// are method values made once in NewConv2D, so that handing them to
+	// parallel.For does not allocate a closure per call.
+	opDst, opSrc                             []T
+	opCols, opRows, opBlocks, opB0           int
+	clearRows, biasRows, colSums, im2colRows func(lo, hi int)
+	col2imRows                               func(lo, hi int)
 }
 
 type convPath int
@@ -111,6 +120,11 @@ func NewConv2D[T Float](cfg Conv2DConfig) (*Conv2D[T], error) {
 	default:
 		c.path = convPathGeneral
 	}
+	c.clearRows = c.clearRowsRange
+	c.biasRows = c.biasRowsRange
+	c.colSums = c.colSumsRange
+	c.im2colRows = c.im2colRange
+	c.col2imRows = c.col2imRange
 	return c, nil
 }
 
@@ -258,16 +272,27 @@ func convAdd[T Float](dst, a []T) {
 func (c *Conv2D[T]) fillBias(out []T) {
 	cols := c.cfg.Out
 	rows := len(out) / cols
+	c.opDst, c.opCols = out, cols
 	if c.Bias == nil {
-		parallel.For(rows, convGrain(cols), func(lo, hi int) { clear(out[lo*cols : hi*cols]) })
-		return
+		parallel.For(rows, convGrain(cols), c.clearRows)
+	} else {
+		parallel.For(rows, convGrain(cols), c.biasRows)
 	}
-	b := c.Bias.Value.Data
-	parallel.For(rows, convGrain(cols), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			copy(out[r*cols:(r+1)*cols], b)
-		}
-	})
+	c.opDst = nil
+}
+
+// clearRowsRange zeroes rows [lo, hi) of c.opDst (c.opCols wide).
+func (c *Conv2D[T]) clearRowsRange(lo, hi int) {
+	cols := c.opCols
+	clear(c.opDst[lo*cols : hi*cols])
+}
+
+// biasRowsRange copies the bias into rows [lo, hi) of c.opDst.
+func (c *Conv2D[T]) biasRowsRange(lo, hi int) {
+	cols, out, b := c.opCols, c.opDst, c.Bias.Value.Data
+	for r := lo; r < hi; r++ {
+		copy(out[r*cols:(r+1)*cols], b)
+	}
 }
 
 // addColumnSums adds the column sums of m (rows×cols) into dst, summing in
@@ -277,18 +302,9 @@ func (c *Conv2D[T]) addColumnSums(dst []T, m []T, cols int) {
 	rows := len(m) / cols
 	p := convBlocks(rows)
 	c.sums = convEnsure(c.sums, p*cols)
-	parallel.For(p, 1, func(lo, hi int) {
-		for b := lo; b < hi; b++ {
-			acc := c.sums[b*cols : (b+1)*cols]
-			clear(acc)
-			for r := b * rows / p; r < (b+1)*rows/p; r++ {
-				row := m[r*cols : (r+1)*cols]
-				for j, v := range row {
-					acc[j] += float64(v)
-				}
-			}
-		}
-	})
+	c.opSrc, c.opCols, c.opRows, c.opBlocks = m, cols, rows, p
+	parallel.For(p, 1, c.colSums)
+	c.opSrc = nil
 	for j := range dst {
 		s := 0.0
 		for b := 0; b < p; b++ {
@@ -697,80 +713,111 @@ func (c *Conv2D[T]) colChunk() int {
 	return max(1, min(c.n, c.colLimit/max(1, perImage)))
 }
 
+// colSumsRange sums the rows of blocks [lo, hi) of c.opSrc into their
+// float64 partial sums in c.sums.
+func (c *Conv2D[T]) colSumsRange(lo, hi int) {
+	m, cols, rows, p := c.opSrc, c.opCols, c.opRows, c.opBlocks
+	for b := lo; b < hi; b++ {
+		acc := c.sums[b*cols : (b+1)*cols]
+		clear(acc)
+		for r := b * rows / p; r < (b+1)*rows/p; r++ {
+			row := m[r*cols : (r+1)*cols]
+			for j, v := range row {
+				acc[j] += float64(v)
+			}
+		}
+	}
+}
+
 // im2col fills c.col with the patches of images [b0, b0+nb).
 func (c *Conv2D[T]) im2col(x []T, b0, nb int) {
+	rowLen := c.cfg.Kernel * c.cfg.Kernel * c.cfg.In
+	c.opSrc, c.opB0 = x, b0
+	parallel.For(nb*c.oh, convGrain(c.ow*rowLen), c.im2colRows)
+	c.opSrc = nil
+}
+
+// im2colRange fills the im2col rows of output rows [lo, hi) counted from
+// image c.opB0 of the input c.opSrc.
+func (c *Conv2D[T]) im2colRange(lo, hi int) {
 	in, k, s, g := c.cfg.In, c.cfg.Kernel, c.cfg.Stride, c.cfg.Groups
 	cg := in / g
 	K := k * k * cg
 	rowLen := g * K
 	h, w, oh, ow, padT, padL := c.h, c.w, c.oh, c.ow, c.padT, c.padL
-	col := c.col
-	parallel.For(nb*oh, convGrain(ow*rowLen), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			b, oy := b0+r/oh, r%oh
-			crow := col[r*ow*rowLen : (r+1)*ow*rowLen]
-			for ky := 0; ky < k; ky++ {
-				iy := oy*s - padT + ky
-				for kx := 0; kx < k; kx++ {
-					lo, hi := convRange(ow, w, padL, kx, s)
-					if iy < 0 || iy >= h {
-						lo, hi = 0, 0
-					}
-					for ox := 0; ox < ow; ox++ {
-						dst := crow[ox*rowLen : (ox+1)*rowLen]
-						if ox < lo || ox >= hi {
-							for gi := 0; gi < g; gi++ {
-								clear(dst[gi*K+(ky*k+kx)*cg : gi*K+(ky*k+kx+1)*cg])
-							}
-							continue
-						}
-						ix := ox*s - padL + kx
-						src := x[((b*h+iy)*w+ix)*in : ((b*h+iy)*w+ix+1)*in]
+	col, x, b0 := c.col, c.opSrc, c.opB0
+	for r := lo; r < hi; r++ {
+		b, oy := b0+r/oh, r%oh
+		crow := col[r*ow*rowLen : (r+1)*ow*rowLen]
+		for ky := 0; ky < k; ky++ {
+			iy := oy*s - padT + ky
+			for kx := 0; kx < k; kx++ {
+				lo, hi := convRange(ow, w, padL, kx, s)
+				if iy < 0 || iy >= h {
+					lo, hi = 0, 0
+				}
+				for ox := 0; ox < ow; ox++ {
+					dst := crow[ox*rowLen : (ox+1)*rowLen]
+					if ox < lo || ox >= hi {
 						for gi := 0; gi < g; gi++ {
-							copy(dst[gi*K+(ky*k+kx)*cg:gi*K+(ky*k+kx+1)*cg], src[gi*cg:(gi+1)*cg])
+							clear(dst[gi*K+(ky*k+kx)*cg : gi*K+(ky*k+kx+1)*cg])
 						}
+						continue
+					}
+					ix := ox*s - padL + kx
+					src := x[((b*h+iy)*w+ix)*in : ((b*h+iy)*w+ix+1)*in]
+					for gi := 0; gi < g; gi++ {
+						copy(dst[gi*K+(ky*k+kx)*cg:gi*K+(ky*k+kx+1)*cg], src[gi*cg:(gi+1)*cg])
 					}
 				}
 			}
 		}
-	})
+	}
 }
 
 // col2im writes into dx the input gradient of images [b0, b0+nb) from the
 // column gradient in c.col, gathering per input row so that rows are
 // independent.
 func (c *Conv2D[T]) col2im(dx []T, b0, nb int) {
+	s := c.cfg.Stride
+	rowLen := c.cfg.Kernel * c.cfg.Kernel * c.cfg.In
+	c.opDst, c.opB0 = dx, b0
+	parallel.For(nb*c.h, convGrain(c.w*rowLen/(s*s)), c.col2imRows)
+	c.opDst = nil
+}
+
+// col2imRange writes the input gradient rows [lo, hi), counted from image
+// c.opB0, into c.opDst.
+func (c *Conv2D[T]) col2imRange(lo, hi int) {
 	in, k, s, g := c.cfg.In, c.cfg.Kernel, c.cfg.Stride, c.cfg.Groups
 	cg := in / g
 	K := k * k * cg
 	rowLen := g * K
 	h, w, oh, ow, padT, padL := c.h, c.w, c.oh, c.ow, c.padT, c.padL
-	col := c.col
-	parallel.For(nb*h, convGrain(w*rowLen/(s*s)), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			b, iy := r/h, r%h
-			dxrow := dx[((b0+b)*h+iy)*w*in : ((b0+b)*h+iy+1)*w*in]
-			clear(dxrow)
-			for ky := 0; ky < k; ky++ {
-				t := iy + padT - ky
-				if t < 0 || t%s != 0 || t/s >= oh {
-					continue
-				}
-				oy := t / s
-				for kx := 0; kx < k; kx++ {
-					lo, hi := convRange(ow, w, padL, kx, s)
-					for ox := lo; ox < hi; ox++ {
-						ix := ox*s - padL + kx
-						src := col[((b*oh+oy)*ow+ox)*rowLen : ((b*oh+oy)*ow+ox+1)*rowLen]
-						dst := dxrow[ix*in : (ix+1)*in]
-						for gi := 0; gi < g; gi++ {
-							convAdd(dst[gi*cg:(gi+1)*cg], src[gi*K+(ky*k+kx)*cg:gi*K+(ky*k+kx+1)*cg])
-						}
+	col, dx, b0 := c.col, c.opDst, c.opB0
+	for r := lo; r < hi; r++ {
+		b, iy := r/h, r%h
+		dxrow := dx[((b0+b)*h+iy)*w*in : ((b0+b)*h+iy+1)*w*in]
+		clear(dxrow)
+		for ky := 0; ky < k; ky++ {
+			t := iy + padT - ky
+			if t < 0 || t%s != 0 || t/s >= oh {
+				continue
+			}
+			oy := t / s
+			for kx := 0; kx < k; kx++ {
+				lo, hi := convRange(ow, w, padL, kx, s)
+				for ox := lo; ox < hi; ox++ {
+					ix := ox*s - padL + kx
+					src := col[((b*oh+oy)*ow+ox)*rowLen : ((b*oh+oy)*ow+ox+1)*rowLen]
+					dst := dxrow[ix*in : (ix+1)*in]
+					for gi := 0; gi < g; gi++ {
+						convAdd(dst[gi*cg:(gi+1)*cg], src[gi*K+(ky*k+kx)*cg:gi*K+(ky*k+kx+1)*cg])
 					}
 				}
 			}
 		}
-	})
+	}
 }
 
 func (c *Conv2D[T]) forwardGeneral(x *Tensor[T]) {
