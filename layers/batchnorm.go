@@ -6,6 +6,7 @@ import (
 
 	"github.com/effnet-go/effnet/internal/parallel"
 	"github.com/effnet-go/effnet/internal/tensor"
+	"github.com/effnet-go/effnet/internal/vmath"
 )
 
 // PyTorch's BatchNorm2d defaults, which torchvision's EfficientNet-B0..B7
@@ -28,7 +29,9 @@ const (
 // Reductions accumulate in float64 whatever T is: a B0 stem channel at
 // batch 32 sums 32·112·112 ≈ 400k values (1.6M at batch 128), where float32
 // sums would lose about half their digits, and the gradient terms are
-// differences of such sums.
+// differences of such sums. float32 runs its passes through package
+// vmath, vectorised along the channels (contiguous in NHWC), with the
+// sums still taken in float64 lanes.
 type BatchNorm2D[T Float] struct {
 	Weight      *Param[T]  // γ, initialised to 1
 	Bias        *Param[T]  // β, initialised to 0
@@ -188,7 +191,12 @@ func (bn *BatchNorm2D[T]) sumsXRange(lo, hi int) {
 		s2 := bn.part[(2*blk+1)*C : (2*blk+2)*C]
 		clear(s1)
 		clear(s2)
-		for r := blk * rows / p; r < (blk+1)*rows/p; r++ {
+		r0, r1 := blk*rows/p, (blk+1)*rows/p
+		if x32, ok := any(x[r0*C : r1*C]).([]float32); ok {
+			vmath.CenteredSums(s1, s2, x32, base)
+			continue
+		}
+		for r := r0; r < r1; r++ {
 			row := x[r*C : (r+1)*C]
 			for j, v := range row {
 				d := float64(v) - base[j]
@@ -208,7 +216,12 @@ func (bn *BatchNorm2D[T]) sumsGradRange(lo, hi int) {
 		sgx := bn.part[(2*blk+1)*C : (2*blk+2)*C]
 		clear(sg)
 		clear(sgx)
-		for r := blk * rows / p; r < (blk+1)*rows/p; r++ {
+		r0, r1 := blk*rows/p, (blk+1)*rows/p
+		if g32, ok := any(g[r0*C : r1*C]).([]float32); ok {
+			vmath.CenteredGradSums(sg, sgx, g32, any(x[r0*C:r1*C]).([]float32), mean)
+			continue
+		}
+		for r := r0; r < r1; r++ {
 			xr, gr := x[r*C:(r+1)*C], g[r*C:(r+1)*C]
 			for j, v := range gr {
 				gv := float64(v)
@@ -225,6 +238,11 @@ func (bn *BatchNorm2D[T]) sumsGradRange(lo, hi int) {
 // is large against its spread.
 func (bn *BatchNorm2D[T]) normRange(lo, hi int) {
 	C, dst, src := bn.channels, bn.dst, bn.src
+	if d32, ok := any(dst[lo*C : hi*C]).([]float32); ok {
+		vmath.NormRows(d32, any(src[lo*C:hi*C]).([]float32),
+			any(bn.meanT).([]float32), any(bn.scale).([]float32), any(bn.shift).([]float32))
+		return
+	}
 	for r := lo; r < hi; r++ {
 		d, xv := dst[r*C:(r+1)*C], src[r*C:(r+1)*C]
 		m, sc, sh := bn.meanT[:len(d)], bn.scale[:len(d)], bn.shift[:len(d)]
@@ -238,6 +256,11 @@ func (bn *BatchNorm2D[T]) normRange(lo, hi int) {
 // channel for rows [lo, hi).
 func (bn *BatchNorm2D[T]) gradInputRange(lo, hi int) {
 	C, dst, grad, src := bn.channels, bn.dst, bn.grad, bn.src
+	if d32, ok := any(dst[lo*C : hi*C]).([]float32); ok {
+		vmath.NormGradRows(d32, any(grad[lo*C:hi*C]).([]float32), any(src[lo*C:hi*C]).([]float32),
+			any(bn.meanT).([]float32), any(bn.scale).([]float32), any(bn.xCoef).([]float32), any(bn.shift).([]float32))
+		return
+	}
 	for r := lo; r < hi; r++ {
 		d, g, xv := dst[r*C:(r+1)*C], grad[r*C:(r+1)*C], src[r*C:(r+1)*C]
 		m, a, xc, sh := bn.meanT[:len(d)], bn.scale[:len(d)], bn.xCoef[:len(d)], bn.shift[:len(d)]

@@ -24,4 +24,15 @@
 // code, which evaluates the same formulas in the same order: the assembly
 // differs only where a fused multiply-add rounds once instead of twice (at
 // most a few ulp; the tests compare every implementation with the Go one).
+//
+// # Batch normalisation passes
+//
+// NormRows, NormGradRows, CenteredSums and CenteredGradSums are the four
+// per-element passes of a float32 BatchNorm over NHWC rows, where the
+// channel is the fastest index: each row lines up with one row of
+// per-channel coefficients, so the loops vectorise along the channels
+// with no gathering. They are bound by memory bandwidth; the AVX-512
+// versions (no AVX2 ones: the Go loops are within a small factor there)
+// run about 5.6 times faster than the Go loops, and the sums accumulate
+// in float64 lanes so that a million rows lose no float32 digits.
 package vmath
