@@ -32,7 +32,7 @@
 // channel is the fastest index: each row lines up with one row of
 // per-channel coefficients, so the loops vectorise along the channels
 // with no gathering. They are bound by memory bandwidth; the AVX-512
-// versions (no AVX2 ones: the Go loops are within a small factor there)
-// run about 5.6 times faster than the Go loops, and the sums accumulate
+// versions run about 5.6 times faster than the Go loops, which other CPUs
+// (no AVX2 versions yet) and noasm builds use, and the sums accumulate
 // in float64 lanes so that a million rows lose no float32 digits.
 package vmath

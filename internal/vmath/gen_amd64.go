@@ -197,6 +197,19 @@ func (v isa) emit() {
 		p("VMULPS (BX)(R8*4), %s, %s", v.r(1), v.r(1))
 		st(1, "DI")
 	})
+	// The same without a stored σ: it is recomputed from x, one
+	// exponential per element in place of a load of a whole cached tensor.
+	v.loop("siluGradX", []string{"dx", "dy", "x"}, []string{"DI", "BX", "SI"}, func() {
+		ld("SI", 4)
+		p("VMOVUPS %s, %s", v.r(4), v.r(0))
+		v.sigmoid()
+		p("VSUBPS %s, %s, %s", v.r(0), v.creg("one", 1), v.r(1))
+		p("VMULPS %s, %s, %s", v.r(4), v.r(1), v.r(1))
+		p("VADDPS %s, %s, %s", v.c("one"), v.r(1), v.r(1))
+		p("VMULPS %s, %s, %s", v.r(0), v.r(1), v.r(1))
+		p("VMULPS (BX)(R8*4), %s, %s", v.r(1), v.r(1))
+		st(1, "DI")
+	})
 }
 
 func main() {

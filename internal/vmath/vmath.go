@@ -27,10 +27,16 @@ func SigmoidGrad(dx, dy, sig []float32) {
 }
 
 // SiLUGrad sets dx[i] = dy[i]·s·(1 + x[i]·(1-s)) with s = sig[i] = σ(x[i]),
-// the derivative of x·σ(x).
+// the derivative of x·σ(x). When sig is nil, σ(x[i]) is recomputed, which
+// spares the caller an activation-sized buffer for one exponential per
+// element. dx may be dy.
 func SiLUGrad(dx, dy, x, sig []float32) {
 	mustLen(len(dx), len(dy))
 	mustLen(len(x), len(dy))
+	if sig == nil {
+		best.siluGradX(dx, dy, x)
+		return
+	}
 	mustLen(len(sig), len(dy))
 	best.siluGrad(dx, dy, x, sig)
 }
@@ -48,13 +54,14 @@ type impl struct {
 	silu        func(dst, sig, x []float32)
 	sigmoidGrad func(dx, dy, sig []float32)
 	siluGrad    func(dx, dy, x, sig []float32)
+	siluGradX   func(dx, dy, x []float32) // siluGrad recomputing σ
 }
 
 // goImpl is the portable implementation, used without AVX2 and with the
 // noasm tag, for the tails the vector loops leave, and as the reference the
 // assembly is tested against. It evaluates the same formulas in the same
 // order; only the assembly's fused multiply-adds round differently.
-var goImpl = impl{name: "go", sigmoid: sigmoidGo, silu: siluGo, sigmoidGrad: sigmoidGradGo, siluGrad: siluGradGo}
+var goImpl = impl{name: "go", sigmoid: sigmoidGo, silu: siluGo, sigmoidGrad: sigmoidGradGo, siluGrad: siluGradGo, siluGradX: siluGradXGo}
 
 // The exponential's constants; gen_amd64.go holds the same values.
 const (
@@ -131,5 +138,13 @@ func siluGradGo(dx, dy, x, sig []float32) {
 	dx, dy, x = dx[:len(sig)], dy[:len(sig)], x[:len(sig)]
 	for i, s := range sig {
 		dx[i] = ((1-s)*x[i] + 1) * s * dy[i]
+	}
+}
+
+func siluGradXGo(dx, dy, x []float32) {
+	dx, dy = dx[:len(x)], dy[:len(x)]
+	for i, v := range x {
+		s := sigmoid(v)
+		dx[i] = ((1-s)*v + 1) * s * dy[i]
 	}
 }

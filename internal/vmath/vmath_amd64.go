@@ -22,6 +22,9 @@ func sigmoidGradAVX512(dx, dy, sig *float32, n int)
 func siluGradAVX512(dx, dy, x, sig *float32, n int)
 
 //go:noescape
+func siluGradXAVX512(dx, dy, x *float32, n int)
+
+//go:noescape
 func sigmoidAVX2(dst, x *float32, n int)
 
 //go:noescape
@@ -33,6 +36,9 @@ func sigmoidGradAVX2(dx, dy, sig *float32, n int)
 //go:noescape
 func siluGradAVX2(dx, dy, x, sig *float32, n int)
 
+//go:noescape
+func siluGradXAVX2(dx, dy, x *float32, n int)
+
 // vector builds an impl from assembly loops over whole vectors of width
 // floats.
 func vector(name string, width int,
@@ -40,6 +46,7 @@ func vector(name string, width int,
 	silu func(dst, sig, x *float32, n int),
 	sigGrad func(dx, dy, sig *float32, n int),
 	siluGrad func(dx, dy, x, sig *float32, n int),
+	siluGradX func(dx, dy, x *float32, n int),
 ) impl {
 	return impl{
 		name: name,
@@ -83,12 +90,20 @@ func vector(name string, width int,
 			}
 			siluGradGo(dx[m:], dy[m:], x[m:], s[m:])
 		},
+		siluGradX: func(dx, dy, x []float32) {
+			m := len(x) &^ (width - 1)
+			if m > 0 {
+				_, _ = dx[m-1], dy[m-1]
+				siluGradX(&dx[0], &dy[0], &x[0], m)
+			}
+			siluGradXGo(dx[m:], dy[m:], x[m:])
+		},
 	}
 }
 
 var (
-	avx512Impl = vector("avx512", 16, sigmoidAVX512, siluAVX512, sigmoidGradAVX512, siluGradAVX512)
-	avx2Impl   = vector("avx2", 8, sigmoidAVX2, siluAVX2, sigmoidGradAVX2, siluGradAVX2)
+	avx512Impl = vector("avx512", 16, sigmoidAVX512, siluAVX512, sigmoidGradAVX512, siluGradAVX512, siluGradXAVX512)
+	avx2Impl   = vector("avx2", 8, sigmoidAVX2, siluAVX2, sigmoidGradAVX2, siluGradAVX2, siluGradXAVX2)
 )
 
 // available lists the implementations this CPU runs, fastest first. The

@@ -121,8 +121,8 @@ func TestFastMatchesFallback(t *testing.T) {
 				x[i] = float32(rnd.NormFloat64() * 6)
 				dy[i] = float32(rnd.NormFloat64())
 			}
-			run := func(im *impl) [6][]float32 {
-				var r [6][]float32
+			run := func(im *impl) [7][]float32 {
+				var r [7][]float32
 				for j := range r {
 					r[j] = make([]float32, n)
 				}
@@ -131,13 +131,16 @@ func TestFastMatchesFallback(t *testing.T) {
 				im.sigmoidGrad(r[3], dy, r[0])
 				im.siluGrad(r[4], dy, x, r[2])
 				im.silu(r[5], nil, x)
+				// In place over a copy of dy, as activation layers run it.
+				copy(r[6], dy)
+				im.siluGradX(r[6], r[6], x)
 				return r
 			}
 			a, b := run(fast), run(&goImpl)
 			for j := range a {
 				for i := range a[j] {
 					tol := 4 * ulp32(float64(b[j][i]))
-					if j == 3 || j == 4 {
+					if j == 3 || j == 4 || j == 6 {
 						// The gradients take σ from each implementation's
 						// own forward and multiply three to four rounded
 						// terms: 8 ulp of the result, plus 1e-7 absolute
@@ -160,9 +163,10 @@ func TestGradients(t *testing.T) {
 	for _, im := range available() {
 		s, y := make([]float32, len(x)), make([]float32, len(x))
 		im.silu(y, s, x)
-		gs, gl := make([]float32, len(x)), make([]float32, len(x))
+		gs, gl, gx := make([]float32, len(x)), make([]float32, len(x)), make([]float32, len(x))
 		im.sigmoidGrad(gs, dy, s)
 		im.siluGrad(gl, dy, x, s)
+		im.siluGradX(gx, dy, x)
 		for i, v := range x {
 			e := 1 / (1 + math.Exp(-float64(v)))
 			d := float64(dy[i])
@@ -175,6 +179,7 @@ func TestGradients(t *testing.T) {
 			require.InDelta(t, want, gs[i], tol(want), "%s sigmoid grad x=%v", im.name, v)
 			want = d * e * (1 + float64(v)*(1-e))
 			require.InDelta(t, want, gl[i], tol(want), "%s silu grad x=%v", im.name, v)
+			require.InDelta(t, want, gx[i], tol(want), "%s silu grad recomputing σ, x=%v", im.name, v)
 		}
 	}
 }
@@ -189,6 +194,10 @@ func TestPublicAPI(t *testing.T) {
 	dx := make([]float32, 5)
 	SigmoidGrad(dx, x, s)
 	SiLUGrad(dx, x, x, s)
+	want := append([]float32(nil), dx...)
+	SiLUGrad(dx, x, x, nil)
+	// σ recomputed by the same code as SiLU's: the same bits.
+	assert.Equal(t, want, dx)
 	assert.Panics(t, func() { Sigmoid(y[:4], x) })
 	assert.Panics(t, func() { SiLUGrad(dx, x, x[:3], s) })
 }
@@ -209,6 +218,12 @@ func BenchmarkSiLU(b *testing.B) {
 		b.Run(fmt.Sprintf("backward/%s", im.name), func(b *testing.B) {
 			for b.Loop() {
 				im.siluGrad(dx, y, x, s)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/element")
+		})
+		b.Run(fmt.Sprintf("backward-recompute/%s", im.name), func(b *testing.B) {
+			for b.Loop() {
+				im.siluGradX(dx, y, x)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/element")
 		})
