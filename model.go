@@ -75,7 +75,9 @@ func New[T layers.Float](spec arch.Network, seed uint64) (*Model[T], error) {
 	if m.StemBN, err = layers.NewBatchNorm2D[T](spec.Stem, spec.BNEps, spec.BNMomentum); err != nil {
 		return nil, fmt.Errorf("effnet: stem: %w", err)
 	}
-	m.stemAct = layers.NewActivation[T](act)
+	stemAct := layers.NewActivation[T](act)
+	stemAct.GradInPlace = true // dy is the first block's input gradient, scratch of the block
+	m.stemAct = stemAct
 	blocks := spec.Blocks()
 	for _, b := range blocks {
 		blk, err := mbconv.New[T](mbconv.Config{
@@ -100,7 +102,9 @@ func New[T layers.Float](spec arch.Network, seed uint64) (*Model[T], error) {
 	if m.HeadBN, err = layers.NewBatchNorm2D[T](spec.Head, spec.BNEps, spec.BNMomentum); err != nil {
 		return nil, fmt.Errorf("effnet: head: %w", err)
 	}
-	m.headAct = layers.NewActivation[T](act)
+	headAct := layers.NewActivation[T](act)
+	headAct.GradInPlace = true // dy is the pooling layer's input gradient
+	m.headAct = headAct
 	m.pool = layers.NewGlobalAvgPool[T]()
 	m.dropout = layers.NewDropout[T](spec.Dropout, rng)
 	m.Classifier = layers.NewLinear[T](spec.Head, spec.Classes, true)

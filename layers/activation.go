@@ -61,40 +61,54 @@ func (a Activation) String() string {
 // Backward reads the input tensor given to the last Forward, so that tensor
 // must not change in between (layers only rewrite their outputs on their
 // own next Forward, so chaining layers is safe).
-func NewActivation[T Float](kind Activation) Layer[T] {
+func NewActivation[T Float](kind Activation) *ActivationLayer[T] {
 	if kind < Identity || kind > SiLU {
 		panic(fmt.Sprintf("layers: unknown activation %d", int(kind)))
 	}
-	a := &activation[T]{kind: kind}
+	a := &ActivationLayer[T]{kind: kind}
 	a.fwd = a.forwardRange
 	a.bwd = a.backwardRange
 	return a
 }
 
-// activation is the layer behind NewActivation. Its loop bodies are method
-// values made once in NewActivation, so that handing them to parallel.For
-// does not allocate a closure per call.
-type activation[T Float] struct {
+// ActivationLayer is the layer NewActivation returns. Its loop bodies are
+// method values made once in NewActivation, so that handing them to
+// parallel.For does not allocate a closure per call.
+type ActivationLayer[T Float] struct {
+	// GradInPlace makes Backward write the input gradient over dy and
+	// return dy itself rather than a tensor of the layer's own, saving
+	// one activation-sized buffer in training. Set it only when dy is
+	// scratch that nothing reads after this Backward, such as the input
+	// gradient of the layer that follows; mbconv and effnet set it on
+	// every activation of the network.
+	GradInPlace bool
+
 	kind  Activation
 	train bool
 	ready bool
 
 	x, y, dx, dy *Tensor[T]
-	// s holds sigmoid(x) from a Train Forward of Sigmoid and SiLU, so that
-	// Backward does not evaluate the exponential a second time.
+	dxOut        *Tensor[T] // where the running Backward writes: dx or dy
+	// s holds sigmoid(x) from a Train Forward of Sigmoid. SiLU keeps none:
+	// its Backward evaluates the exponential again, which costs less than
+	// writing and reading back an activation-sized tensor, and saves its
+	// memory.
 	s *Tensor[T]
 
 	fwd, bwd func(lo, hi int)
 }
 
-func (a *activation[T]) String() string { return a.kind.String() }
+func (a *ActivationLayer[T]) String() string { return a.kind.String() }
 
-func (a *activation[T]) Params() []*Param[T] { return nil }
+// Params returns nil: activations have no parameters.
+func (a *ActivationLayer[T]) Params() []*Param[T] { return nil }
 
-func (a *activation[T]) Forward(x *Tensor[T], mode Mode) (*Tensor[T], error) {
+// Forward applies the activation to every element of x and returns a
+// tensor owned by the layer, overwritten by the next Forward.
+func (a *ActivationLayer[T]) Forward(x *Tensor[T], mode Mode) (*Tensor[T], error) {
 	a.x, a.train = x, mode == Train
 	a.y = tensor.Ensure(a.y, x.Shape...)
-	if a.train && (a.kind == SiLU || a.kind == Sigmoid) {
+	if a.train && a.kind == Sigmoid {
 		a.s = tensor.Ensure(a.s, x.Shape...)
 	}
 	parallel.For(x.Len(), ewGrain, a.fwd)
@@ -105,7 +119,9 @@ func (a *activation[T]) Forward(x *Tensor[T], mode Mode) (*Tensor[T], error) {
 	return a.y, nil
 }
 
-func (a *activation[T]) Backward(dy *Tensor[T]) (*Tensor[T], error) {
+// Backward returns the input gradient for the last Train-mode Forward:
+// the layer's own tensor, or dy overwritten when GradInPlace is set.
+func (a *ActivationLayer[T]) Backward(dy *Tensor[T]) (*Tensor[T], error) {
 	if !a.ready {
 		return nil, backwardWithoutTrainForward(a.String())
 	}
@@ -113,10 +129,17 @@ func (a *activation[T]) Backward(dy *Tensor[T]) (*Tensor[T], error) {
 		return nil, gradShapeError(a.String(), a.x.Shape, dy.Shape)
 	}
 	a.dy = dy
-	a.dx = tensor.Ensure(a.dx, a.x.Shape...)
+	dx := dy
+	if !a.GradInPlace {
+		a.dx = tensor.Ensure(a.dx, a.x.Shape...)
+		dx = a.dx
+	}
+	// Each element of dx depends on the same element of dy only, so the
+	// loops are safe with dx and dy the same memory.
+	a.dxOut = dx
 	parallel.For(dy.Len(), ewGrain, a.bwd)
-	a.dy = nil
-	return a.dx, nil
+	a.dy, a.dxOut = nil, nil
+	return dx, nil
 }
 
 // actSigmoid is the logistic function evaluated in float64. The form
@@ -126,23 +149,19 @@ func actSigmoid[T Float](v T) T {
 	return T(1 / (1 + math.Exp(-float64(v))))
 }
 
-func (a *activation[T]) forwardRange(lo, hi int) {
+func (a *ActivationLayer[T]) forwardRange(lo, hi int) {
 	x, y := a.x.Data[lo:hi], a.y.Data[lo:hi]
 	if x32, ok := any(x).([]float32); ok && (a.kind == Sigmoid || a.kind == SiLU) {
 		// float32 takes the vector exponential of package vmath (2.3 ulp
 		// for sigmoid, 2.7 for SiLU); float64 stays on math.Exp for checks.
 		y32 := any(y).([]float32)
-		var s32 []float32
-		if a.train {
-			s32 = any(a.s.Data[lo:hi]).([]float32)
-		}
 		if a.kind == SiLU {
-			vmath.SiLU(y32, s32, x32)
+			vmath.SiLU(y32, nil, x32)
 			return
 		}
 		vmath.Sigmoid(y32, x32)
 		if a.train {
-			copy(s32, y32)
+			copy(any(a.s.Data[lo:hi]).([]float32), y32)
 		}
 		return
 	}
@@ -173,29 +192,20 @@ func (a *activation[T]) forwardRange(lo, hi int) {
 			copy(a.s.Data[lo:hi], y)
 		}
 	case SiLU:
-		if a.train {
-			s := a.s.Data[lo:hi]
-			for i, v := range x {
-				g := actSigmoid(v)
-				s[i] = g
-				y[i] = v * g
-			}
-		} else {
-			for i, v := range x {
-				y[i] = v * actSigmoid(v)
-			}
+		for i, v := range x {
+			y[i] = v * actSigmoid(v)
 		}
 	}
 }
 
-func (a *activation[T]) backwardRange(lo, hi int) {
-	x, dy, dx := a.x.Data[lo:hi], a.dy.Data[lo:hi], a.dx.Data[lo:hi]
+func (a *ActivationLayer[T]) backwardRange(lo, hi int) {
+	x, dy, dx := a.x.Data[lo:hi], a.dy.Data[lo:hi], a.dxOut.Data[lo:hi]
 	if x32, ok := any(x).([]float32); ok && (a.kind == Sigmoid || a.kind == SiLU) {
-		dx32, dy32, s32 := any(dx).([]float32), any(dy).([]float32), any(a.s.Data[lo:hi]).([]float32)
+		dx32, dy32 := any(dx).([]float32), any(dy).([]float32)
 		if a.kind == SiLU {
-			vmath.SiLUGrad(dx32, dy32, x32, s32)
+			vmath.SiLUGrad(dx32, dy32, x32, nil)
 		} else {
-			vmath.SigmoidGrad(dx32, dy32, s32)
+			vmath.SigmoidGrad(dx32, dy32, any(a.s.Data[lo:hi]).([]float32))
 		}
 		return
 	}
@@ -226,9 +236,9 @@ func (a *activation[T]) backwardRange(lo, hi int) {
 		}
 	case SiLU:
 		// d/dx x·σ(x) = σ + x·σ·(1-σ) = σ·(1 + x·(1-σ)).
-		s := a.s.Data[lo:hi]
-		for i, g := range s {
-			dx[i] = dy[i] * g * (1 + x[i]*(1-g))
+		for i, v := range x {
+			g := actSigmoid(v)
+			dx[i] = dy[i] * g * (1 + v*(1-g))
 		}
 	}
 }

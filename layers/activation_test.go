@@ -181,3 +181,33 @@ func BenchmarkSiLU(b *testing.B) {
 		}
 	}
 }
+
+// TestActivationGradInPlace checks that with GradInPlace set Backward
+// returns dy itself, overwritten with exactly the gradient the layer
+// computes into its own buffer otherwise (the same arithmetic on the same
+// values, hence bit-identical).
+func TestActivationGradInPlace(t *testing.T) {
+	for _, kind := range []Activation{Identity, ReLU, ReLU6, Sigmoid, SiLU} {
+		x := tensor.New[float32](2, 3, 5, 40)
+		dy := tensor.New[float32](2, 3, 5, 40)
+		for i := range x.Data {
+			x.Data[i] = float32(i%29)/3 - 4
+			dy.Data[i] = float32(i%13)/6 - 1
+		}
+		ref := NewActivation[float32](kind)
+		_, err := ref.Forward(x, Train)
+		require.NoError(t, err)
+		want, err := ref.Backward(dy)
+		require.NoError(t, err)
+
+		l := NewActivation[float32](kind)
+		l.GradInPlace = true
+		_, err = l.Forward(x, Train)
+		require.NoError(t, err)
+		scratch := dy.Clone()
+		got, err := l.Backward(scratch)
+		require.NoError(t, err)
+		assert.Same(t, scratch, got, "%v returns dy", kind)
+		assert.Equal(t, want.Data, got.Data, "%v", kind)
+	}
+}

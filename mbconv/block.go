@@ -107,7 +107,9 @@ func New[T layers.Float](c Config, rng *rand.Rand) (*Block[T], error) {
 		if b.ExpandBN, err = bn(c.Mid); err != nil {
 			return nil, err
 		}
-		b.seq = append(b.seq, b.Expand, b.ExpandBN, layers.NewActivation[T](c.Act))
+		act := layers.NewActivation[T](c.Act)
+		act.GradInPlace = true // dy is the depthwise convolution's input gradient
+		b.seq = append(b.seq, b.Expand, b.ExpandBN, act)
 	}
 	if b.DW, err = conv(c.Mid, c.Mid, c.Kernel, c.Stride, c.Mid); err != nil {
 		return nil, err
@@ -115,7 +117,9 @@ func New[T layers.Float](c Config, rng *rand.Rand) (*Block[T], error) {
 	if b.DWBN, err = bn(c.Mid); err != nil {
 		return nil, err
 	}
-	b.seq = append(b.seq, b.DW, b.DWBN, layers.NewActivation[T](c.Act))
+	act := layers.NewActivation[T](c.Act)
+	act.GradInPlace = true // dy is SE's or the project convolution's input gradient
+	b.seq = append(b.seq, b.DW, b.DWBN, act)
 	if c.SE > 0 {
 		b.SE = layers.NewSqueezeExcite[T](c.Mid, c.SE, c.Act)
 		for _, p := range []*layers.Param[T]{b.SE.Reduce.Weight, b.SE.Expand.Weight} {
