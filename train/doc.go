@@ -1,6 +1,24 @@
 // Package train holds what it takes to fit an EfficientNet: optimisers,
 // learning-rate schedules, an exponential moving average of the weights and
-// the checks that stop a run that has gone numerically wrong.
+// the checks that stop a run that has gone numerically wrong, and the
+// Trainer that puts them together.
+//
+// # The loop
+//
+// New(model, Config) returns a Trainer whose Run goes over the epochs of a
+// data.Loader: ZeroGrad, Forward in Train mode, cross-entropy with the
+// configured label smoothing, Backward, the non-finite checks, Step at the
+// schedule's rate, the EMA update; then an evaluation in Eval mode (top-1
+// and top-5, with the EMA weights if asked). Progress goes to an optional
+// progress bar, metrics to JSON lines (one per LogEvery steps and one per
+// epoch), and OnStep/OnEpoch callbacks let user code watch or stop the run
+// (ErrStop). After every epoch, if CheckpointPath is set, the whole
+// training state (weights, BN statistics, optimiser and EMA state, the
+// model's random generator, counters, history and spec) is written
+// atomically to one safetensors file; LoadCheckpoint then continues a run
+// bit-identically. A non-finite loss or gradient ends Run with an error
+// naming the epoch and step before the bad update is applied, leaving the
+// last checkpoint as it was.
 //
 // # Optimisers
 //
