@@ -360,12 +360,11 @@ func (c *Conv2D[T]) transposeDepthwise() {
 	}
 }
 
-// The depthwise kernels work on blocks of 8 channels held in scalar
-// registers across all taps (forward, input gradient) or all pixels of a
-// row (weight gradient), so that the inner loop only loads: keeping the
-// accumulator in memory instead costs a load and a store per multiply-add
-// and ran at about half the speed.
-
+// float32 depthwise convolutions run on the vector kernels of
+// internal/depthwise (see depthwise32). The plain loops below serve the
+// other element type, float64, which exists for gradient checks and
+// reference comparisons, so they are written for clarity, not speed; each
+// channel accumulates its taps in the same order as the fast kernels.
 func (c *Conv2D[T]) forwardDepthwise(x *Tensor[T]) {
 	if d := c.depthwise32(); d != nil {
 		c.transposeDepthwise()
@@ -396,34 +395,7 @@ func (c *Conv2D[T]) forwardDepthwise(x *Tensor[T]) {
 				// Offset of tap (ky, kx0) channel 0; only valid taps are read.
 				x0 := ((b*h+iy0+ky0)*w + ix0 + kx0) * C
 				w0 := (ky0*k + kx0) * C
-				ch := 0
-				for ; ch+8 <= C; ch += 8 {
-					var a0, a1, a2, a3, a4, a5, a6, a7 T
-					if bias != nil {
-						bb := bias[ch : ch+8 : ch+8]
-						a0, a1, a2, a3, a4, a5, a6, a7 = bb[0], bb[1], bb[2], bb[3], bb[4], bb[5], bb[6], bb[7]
-					}
-					for ky := ky0; ky < ky1; ky++ {
-						xo := x0 + (ky-ky0)*w*C + ch
-						wo := w0 + (ky-ky0)*k*C + ch
-						for kx := kx0; kx < kx1; kx++ {
-							xs, ws := xd[xo:xo+8:xo+8], wt[wo:wo+8:wo+8]
-							a0 += xs[0] * ws[0]
-							a1 += xs[1] * ws[1]
-							a2 += xs[2] * ws[2]
-							a3 += xs[3] * ws[3]
-							a4 += xs[4] * ws[4]
-							a5 += xs[5] * ws[5]
-							a6 += xs[6] * ws[6]
-							a7 += xs[7] * ws[7]
-							xo += C
-							wo += C
-						}
-					}
-					d := dst[ch : ch+8 : ch+8]
-					d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7] = a0, a1, a2, a3, a4, a5, a6, a7
-				}
-				for ; ch < C; ch++ {
+				for ch := 0; ch < C; ch++ {
 					var a T
 					if bias != nil {
 						a = bias[ch]
@@ -483,30 +455,7 @@ func (c *Conv2D[T]) backwardDepthwise(dy *Tensor[T]) {
 					kx0 += (lowest - kx0 + s - 1) / s * s
 				}
 				kx1 := min(k, tx+1)
-				ch := 0
-				for ; ch+8 <= C; ch += 8 {
-					var a0, a1, a2, a3, a4, a5, a6, a7 T
-					for ky := ky0; ky < ky1; ky += s {
-						dyo := ((b*oh+(ty-ky)/s)*ow+(tx-kx0)/s)*C + ch
-						wo := (ky*k+kx0)*C + ch
-						for kx := kx0; kx < kx1; kx += s {
-							ds, ws := dyd[dyo:dyo+8:dyo+8], wt[wo:wo+8:wo+8]
-							a0 += ds[0] * ws[0]
-							a1 += ds[1] * ws[1]
-							a2 += ds[2] * ws[2]
-							a3 += ds[3] * ws[3]
-							a4 += ds[4] * ws[4]
-							a5 += ds[5] * ws[5]
-							a6 += ds[6] * ws[6]
-							a7 += ds[7] * ws[7]
-							dyo -= C
-							wo += s * C
-						}
-					}
-					d := dst[ch : ch+8 : ch+8]
-					d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7] = a0, a1, a2, a3, a4, a5, a6, a7
-				}
-				for ; ch < C; ch++ {
+				for ch := 0; ch < C; ch++ {
 					var a T
 					for ky := ky0; ky < ky1; ky += s {
 						dyo := ((b*oh+(ty-ky)/s)*ow+(tx-kx0)/s)*C + ch
@@ -524,9 +473,7 @@ func (c *Conv2D[T]) backwardDepthwise(dy *Tensor[T]) {
 	})
 
 	// Weight and bias gradients, one partial [k·k+1, C] per row block so
-	// that workers never write the same memory. For each output row, tap
-	// and block of 8 channels the sum over the row's pixels stays in
-	// registers.
+	// that workers never write the same memory.
 	rows := c.n * oh
 	p := convBlocks(rows)
 	stride := (kk + 1) * C
@@ -555,34 +502,7 @@ func (c *Conv2D[T]) backwardDepthwise(dy *Tensor[T]) {
 							continue
 						}
 						ix0 := lo*s - padL + kx
-						ch := 0
-						for ; ch+8 <= C; ch += 8 {
-							var a0, a1, a2, a3, a4, a5, a6, a7 T
-							dyo, xo := lo*C+ch, ix0*C+ch
-							for ox := lo; ox < hi; ox++ {
-								ds, xs := dyrow[dyo:dyo+8:dyo+8], xrow[xo:xo+8:xo+8]
-								a0 += ds[0] * xs[0]
-								a1 += ds[1] * xs[1]
-								a2 += ds[2] * xs[2]
-								a3 += ds[3] * xs[3]
-								a4 += ds[4] * xs[4]
-								a5 += ds[5] * xs[5]
-								a6 += ds[6] * xs[6]
-								a7 += ds[7] * xs[7]
-								dyo += C
-								xo += s * C
-							}
-							d := pw[ch : ch+8 : ch+8]
-							d[0] += a0
-							d[1] += a1
-							d[2] += a2
-							d[3] += a3
-							d[4] += a4
-							d[5] += a5
-							d[6] += a6
-							d[7] += a7
-						}
-						for ; ch < C; ch++ {
+						for ch := 0; ch < C; ch++ {
 							var a T
 							dyo, xo := lo*C+ch, ix0*C+ch
 							for ox := lo; ox < hi; ox++ {
