@@ -42,12 +42,9 @@ import statistics
 import sys
 import time
 
-MALLOC_ENV = {
-    "MALLOC_MMAP_MAX_": "0",
-    "MALLOC_TRIM_THRESHOLD_": str(1 << 40),
-    "MALLOC_TOP_PAD_": str(256 << 20),
-}
-REEXEC_MARK = "EFFNET_TORCH_BENCH_REEXEC"
+import retained_malloc
+from retained_malloc import MALLOC_ENV
+
 
 THREADS = 2
 BATCH = 8
@@ -76,16 +73,6 @@ def parse_args():
         p.error("--iters must be at least 20 for a meaningful median")
     return args
 
-
-def reexec_with_malloc_env():
-    """Replace this process by one with MALLOC_ENV set: glibc reads those
-    variables only at start-up, so setting them here would be too late."""
-    if os.environ.get(REEXEC_MARK):
-        return
-    env = dict(os.environ)
-    env.update(MALLOC_ENV)
-    env[REEXEC_MARK] = "1"
-    os.execve(sys.executable, [sys.executable] + sys.argv, env)
 
 
 def out_size(h, k, s, p):
@@ -144,7 +131,7 @@ def bench_layer(torch, spec, fmt, warmup, iters):
 def main():
     args = parse_args()
     if not args.no_malloc_tuning:
-        reexec_with_malloc_env()
+        retained_malloc.reexec()
     import torch
 
     torch.set_num_threads(THREADS)
