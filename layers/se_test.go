@@ -7,7 +7,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/effnet-go/effnet/internal/parallel"
 	"github.com/effnet-go/effnet/internal/tensor"
 )
 
@@ -131,35 +130,27 @@ func mallocsPerStep[T Float](t *testing.T, l Layer[T], x, dy *Tensor[T]) float64
 	return float64(after.Mallocs-before.Mallocs) / runs
 }
 
-// With the parallel path taken, the layer's own code still allocates
-// nothing; what remains is parallel.For's (2 per call with 2 workers: the
-// goroutine's closure and the shared WaitGroup) and whatever GEMM needs for
-// the two small Linear layers (none in a normal build; under the race
-// detector sync.Pool drops cached workspaces on purpose). Both are
-// calibrated in the same build: four parallel loops (pool, scale, gate
-// gradient, input gradient), the Linear layers measured alone, and 3 for
-// the runtime's occasional goroutine bookkeeping. A per-row or per-element
-// allocation (thousands) fails.
+// With the parallel path taken, a warm Forward+Backward allocates nothing:
+// parallel.For runs on a persistent pool and the layer's loop bodies are
+// method values made once. The only allocations left are GEMM workspaces
+// refilled after a garbage collection empties their sync.Pool, at most a
+// few over all runs, so the average stays below one per step, while any
+// per-call allocation (one or more every step) fails. Under the race
+// detector sync.Pool drops entries at random on purpose, so there the
+// bound is what the two Linear layers allocate alone, plus 3.
 func TestSqueezeExciteAllocationsParallel(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
-	const runs = 200
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	for range runs {
-		parallel.For(1<<20, 1, func(lo, hi int) {})
-	}
-	runtime.ReadMemStats(&after)
-	perLoop := float64(after.Mallocs-before.Mallocs) / runs
-
 	s := NewSqueezeExcite[float32](64, 16, SiLU)
-	linear := NewSequential[float32](s.Reduce, s.Expand)
-	linearAllocs := mallocsPerStep(t, linear, tensor.New[float32](4, 64), tensor.New[float32](4, 64))
-
 	x := tensor.New[float32](4, 32, 32, 64)
 	allocs := mallocsPerStep(t, s, x, x.Clone())
-	t.Logf("SqueezeExcite [4 32 32 64] Forward+Backward, GOMAXPROCS=2: %v allocations (parallel.For: %v per call, Linear layers: %v)",
-		allocs, perLoop, linearAllocs)
-	assert.LessOrEqual(t, allocs, 4*perLoop+linearAllocs+3)
+	t.Logf("SqueezeExcite [4 32 32 64] Forward+Backward, GOMAXPROCS=2: %v allocations per step", allocs)
+	if convRaceEnabled() {
+		linear := NewSequential[float32](s.Reduce, s.Expand)
+		linearAllocs := mallocsPerStep(t, linear, tensor.New[float32](4, 64), tensor.New[float32](4, 64))
+		assert.LessOrEqual(t, allocs, linearAllocs+3)
+		return
+	}
+	assert.Less(t, allocs, 1.0)
 }
 
 // BenchmarkSqueezeExcite runs float32 SE Forward+Backward on an
