@@ -37,11 +37,10 @@ type Model[T layers.Float] struct {
 	// against reference activations.
 	Hook func(point string, t *tensor.Tensor[T])
 
-	stemAct, headAct layers.Layer[T]
-	pool             *layers.GlobalAvgPool[T]
-	dropout          *layers.Dropout[T]
-	stageEnds        map[int]int       // block index → its stage
-	head, stem       []layers.Layer[T] // the layers after and before the blocks, in backward order
+	pool       *layers.GlobalAvgPool[T]
+	dropout    *layers.Dropout[T]
+	stageEnds  map[int]int       // block index → its stage
+	head, stem []layers.Layer[T] // the layers after and before the blocks, in backward order
 
 	params  []*layers.Param[T]
 	buffers []*layers.Buffer[T]
@@ -75,9 +74,6 @@ func New[T layers.Float](spec arch.Network, seed uint64) (*Model[T], error) {
 	if m.StemBN, err = layers.NewBatchNorm2D[T](spec.Stem, spec.BNEps, spec.BNMomentum); err != nil {
 		return nil, fmt.Errorf("effnet: stem: %w", err)
 	}
-	stemAct := layers.NewActivation[T](act)
-	stemAct.GradInPlace = true // dy is the first block's input gradient, scratch of the block
-	m.stemAct = stemAct
 	blocks := spec.Blocks()
 	for _, b := range blocks {
 		blk, err := mbconv.New[T](mbconv.Config{
@@ -102,21 +98,21 @@ func New[T layers.Float](spec arch.Network, seed uint64) (*Model[T], error) {
 	if m.HeadBN, err = layers.NewBatchNorm2D[T](spec.Head, spec.BNEps, spec.BNMomentum); err != nil {
 		return nil, fmt.Errorf("effnet: head: %w", err)
 	}
-	headAct := layers.NewActivation[T](act)
-	headAct.GradInPlace = true // dy is the pooling layer's input gradient
-	m.headAct = headAct
 	m.pool = layers.NewGlobalAvgPool[T]()
 	m.dropout = layers.NewDropout[T](spec.Dropout, rng)
 	m.Classifier = layers.NewLinear[T](spec.Head, spec.Classes, true)
 	r := 1 / math.Sqrt(float64(spec.Classes))
 	layers.InitUniform(m.Classifier.Weight, -r, r, rng)
-	// Each BatchNorm here is followed by an activation, whose input
-	// gradient is scratch the BatchNorm may overwrite (see mbconv.New).
+	// Both BatchNorms apply the activation themselves (see
+	// layers.BatchNorm2D.Act). The gradients they receive are scratch
+	// they may overwrite: the first block's input gradient and the
+	// pooling layer's.
+	m.StemBN.Act, m.HeadBN.Act = act, act
 	m.StemBN.GradInPlace = true
 	m.HeadBN.GradInPlace = true
 	m.collect(blocks)
-	m.head = []layers.Layer[T]{m.Classifier, m.dropout, m.pool, m.headAct, m.HeadBN, m.Head}
-	m.stem = []layers.Layer[T]{m.stemAct, m.StemBN, m.Stem}
+	m.head = []layers.Layer[T]{m.Classifier, m.dropout, m.pool, m.HeadBN, m.Head}
+	m.stem = []layers.Layer[T]{m.StemBN, m.Stem}
 	return m, nil
 }
 
@@ -226,9 +222,6 @@ func (m *Model[T]) Forward(x *tensor.Tensor[T], mode layers.Mode) (*tensor.Tenso
 	if h, err = m.StemBN.Forward(h, mode); err != nil {
 		return nil, err
 	}
-	if h, err = m.stemAct.Forward(h, mode); err != nil {
-		return nil, err
-	}
 	m.hook("bn1", h)
 	for i, b := range m.Blocks {
 		if h, err = b.Forward(h, mode); err != nil {
@@ -243,9 +236,6 @@ func (m *Model[T]) Forward(x *tensor.Tensor[T], mode layers.Mode) (*tensor.Tenso
 	}
 	m.hook("conv_head", h)
 	if h, err = m.HeadBN.Forward(h, mode); err != nil {
-		return nil, err
-	}
-	if h, err = m.headAct.Forward(h, mode); err != nil {
 		return nil, err
 	}
 	m.hook("bn2", h)

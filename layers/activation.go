@@ -151,29 +151,51 @@ func actSigmoid[T Float](v T) T {
 
 func (a *ActivationLayer[T]) forwardRange(lo, hi int) {
 	x, y := a.x.Data[lo:hi], a.y.Data[lo:hi]
-	if x32, ok := any(x).([]float32); ok && (a.kind == Sigmoid || a.kind == SiLU) {
-		// float32 takes the vector exponential of package vmath (2.3 ulp
-		// for sigmoid, 2.7 for SiLU); float64 stays on math.Exp for checks.
-		y32 := any(y).([]float32)
-		if a.kind == SiLU {
-			vmath.SiLU(y32, nil, x32)
+	actApply(a.kind, y, x)
+	if a.train && a.kind == Sigmoid {
+		copy(a.s.Data[lo:hi], y)
+	}
+}
+
+func (a *ActivationLayer[T]) backwardRange(lo, hi int) {
+	x, dy, dx := a.x.Data[lo:hi], a.dy.Data[lo:hi], a.dxOut.Data[lo:hi]
+	if a.kind == Sigmoid {
+		s := a.s.Data[lo:hi]
+		if s32, ok := any(s).([]float32); ok {
+			vmath.SigmoidGrad(any(dx).([]float32), any(dy).([]float32), s32)
 			return
 		}
-		vmath.Sigmoid(y32, x32)
-		if a.train {
-			copy(any(a.s.Data[lo:hi]).([]float32), y32)
+		for i, g := range s {
+			dx[i] = dy[i] * g * (1 - g)
 		}
 		return
 	}
-	switch a.kind {
+	actGrad(a.kind, dx, dy, x)
+}
+
+// actApply sets dst = kind(x) elementwise; dst may be x.
+func actApply[T Float](kind Activation, dst, x []T) {
+	dst = dst[:len(x)]
+	if x32, ok := any(x).([]float32); ok && (kind == Sigmoid || kind == SiLU) {
+		// float32 takes the vector exponential of package vmath (2.3 ulp
+		// for sigmoid, 2.7 for SiLU); float64 stays on math.Exp for checks.
+		d32 := any(dst).([]float32)
+		if kind == SiLU {
+			vmath.SiLU(d32, nil, x32)
+		} else {
+			vmath.Sigmoid(d32, x32)
+		}
+		return
+	}
+	switch kind {
 	case Identity:
-		copy(y, x)
+		copy(dst, x)
 	case ReLU:
 		for i, v := range x {
 			if v < 0 { // written so that NaN propagates, as in PyTorch
 				v = 0
 			}
-			y[i] = v
+			dst[i] = v
 		}
 	case ReLU6:
 		for i, v := range x {
@@ -182,34 +204,30 @@ func (a *ActivationLayer[T]) forwardRange(lo, hi int) {
 			} else if v > 6 {
 				v = 6
 			}
-			y[i] = v
+			dst[i] = v
 		}
 	case Sigmoid:
 		for i, v := range x {
-			y[i] = actSigmoid(v)
-		}
-		if a.train {
-			copy(a.s.Data[lo:hi], y)
+			dst[i] = actSigmoid(v)
 		}
 	case SiLU:
 		for i, v := range x {
-			y[i] = v * actSigmoid(v)
+			dst[i] = v * actSigmoid(v)
 		}
 	}
 }
 
-func (a *ActivationLayer[T]) backwardRange(lo, hi int) {
-	x, dy, dx := a.x.Data[lo:hi], a.dy.Data[lo:hi], a.dxOut.Data[lo:hi]
-	if x32, ok := any(x).([]float32); ok && (a.kind == Sigmoid || a.kind == SiLU) {
-		dx32, dy32 := any(dx).([]float32), any(dy).([]float32)
-		if a.kind == SiLU {
-			vmath.SiLUGrad(dx32, dy32, x32, nil)
-		} else {
-			vmath.SigmoidGrad(dx32, dy32, any(a.s.Data[lo:hi]).([]float32))
-		}
+// actGrad sets dx = dy·kind'(x) elementwise, evaluating the derivative from
+// the activation's input x (the exponential is computed again rather than
+// stored: that costs less than writing and reading an activation-sized
+// tensor). dx may be dy.
+func actGrad[T Float](kind Activation, dx, dy, x []T) {
+	dx, dy = dx[:len(x)], dy[:len(x)]
+	if x32, ok := any(x).([]float32); ok && kind == SiLU {
+		vmath.SiLUGrad(any(dx).([]float32), any(dy).([]float32), x32, nil)
 		return
 	}
-	switch a.kind {
+	switch kind {
 	case Identity:
 		copy(dx, dy)
 	case ReLU:
@@ -230,8 +248,8 @@ func (a *ActivationLayer[T]) backwardRange(lo, hi int) {
 			}
 		}
 	case Sigmoid:
-		s := a.s.Data[lo:hi]
-		for i, g := range s {
+		for i, v := range x {
+			g := actSigmoid(v)
 			dx[i] = dy[i] * g * (1 - g)
 		}
 	case SiLU:

@@ -46,6 +46,13 @@ type BatchNorm2D[T Float] struct {
 	// gradient an activation layer returns; mbconv and effnet set it on
 	// the BatchNorms followed by an activation.
 	GradInPlace bool
+	// Act, when not Identity, is applied to the normalised values inside
+	// the layer: y = Act(BN(x)), timm's BatchNormAct2d. The normalised
+	// tensor is then never stored: Forward writes Act's output straight
+	// from x and Backward recomputes BN(x) a chunk at a time in cache.
+	// That saves one activation-sized tensor per BatchNorm in training
+	// and two of the five memory passes of BatchNorm + activation.
+	Act Activation
 
 	channels int
 
@@ -55,11 +62,14 @@ type BatchNorm2D[T Float] struct {
 	mean   []float64 // batch mean of the last Train-mode Forward
 	invStd []float64 // 1/sqrt(batch var + Eps)
 	meanT  []T       // the mean used by the last Forward (batch or running)
-	scale  []T       // per-channel y = (x - meanT)·scale + shift (forward),
-	shift  []T       // and dx = dy·scale + (x - meanT)·xCoef + shift (backward)
-	xCoef  []T
+	scale  []T       // per-channel y = (x - meanT)·scale + shift of the last
+	shift  []T       // Forward, kept for Backward's recomputation under Act
+	xCoef  []T       // and Backward's dx = dz·gScale + (x - meanT)·xCoef + gShift
+	gScale []T
+	gShift []T
 	base   []float64 // shift that keeps the one-pass variance exact
 	part   []float64 // per-block partial sums
+	z      []T       // per-block chunk of recomputed BN(x) for Act's gradient
 
 	// Operands of the parallel loop bodies below, set only for the
 	// duration of one call. The bodies are method values made once in
@@ -96,6 +106,8 @@ func NewBatchNorm2D[T Float](channels int, eps, momentum float64) (*BatchNorm2D[
 		scale:       make([]T, channels),
 		shift:       make([]T, channels),
 		xCoef:       make([]T, channels),
+		gScale:      make([]T, channels),
+		gShift:      make([]T, channels),
 		base:        make([]float64, channels),
 	}
 	for i := range channels {
@@ -115,7 +127,12 @@ func (bn *BatchNorm2D[T]) Params() []*Param[T] { return []*Param[T]{bn.Weight, b
 // Buffers returns the running mean and variance.
 func (bn *BatchNorm2D[T]) Buffers() []*Buffer[T] { return []*Buffer[T]{bn.RunningMean, bn.RunningVar} }
 
-func (bn *BatchNorm2D[T]) String() string { return fmt.Sprintf("BatchNorm2D(%d)", bn.channels) }
+func (bn *BatchNorm2D[T]) String() string {
+	if bn.Act != Identity {
+		return fmt.Sprintf("BatchNorm2D(%d)+%v", bn.channels, bn.Act)
+	}
+	return fmt.Sprintf("BatchNorm2D(%d)", bn.channels)
+}
 
 // Forward normalises x and returns a tensor of the same shape, owned by the
 // layer and overwritten by the next Forward. In Train mode it also updates
@@ -217,6 +234,10 @@ func (bn *BatchNorm2D[T]) sumsGradRange(lo, hi int) {
 		clear(sg)
 		clear(sgx)
 		r0, r1 := blk*rows/p, (blk+1)*rows/p
+		if bn.Act != Identity {
+			bn.actGradSums(blk, r0, r1, sg, sgx)
+			continue
+		}
 		if g32, ok := any(g[r0*C : r1*C]).([]float32); ok {
 			vmath.CenteredGradSums(sg, sgx, g32, any(x[r0*C:r1*C]).([]float32), mean)
 			continue
@@ -232,22 +253,73 @@ func (bn *BatchNorm2D[T]) sumsGradRange(lo, hi int) {
 	}
 }
 
+// actGradSums is sumsGradRange for rows [r0, r1) of block blk when the
+// layer applies Act: it turns dy (the gradient of Act's output) into
+// dz = dy·Act'(BN(x)) in dst, recomputing BN(x) a chunk at a time into the
+// block's scratch, and sums dz and dz·(x - mean) per channel while the
+// chunk is in cache.
+func (bn *BatchNorm2D[T]) actGradSums(blk, r0, r1 int, sg, sgx []float64) {
+	C, x, g, dst, mean := bn.channels, bn.src, bn.grad, bn.dst, bn.mean
+	step := bnChunkRows(C)
+	z := bn.z[blk*step*C : (blk+1)*step*C]
+	for a := r0; a < r1; a += step {
+		b := min(a+step, r1)
+		zc, xc, dz := z[:(b-a)*C], x[a*C:b*C], dst[a*C:b*C]
+		bn.normRows(zc, xc)
+		actGrad(bn.Act, dz, g[a*C:b*C], zc)
+		if dz32, ok := any(dz).([]float32); ok {
+			vmath.CenteredGradSums(sg, sgx, dz32, any(xc).([]float32), mean)
+			continue
+		}
+		for r := 0; r < len(xc); r += C {
+			for j, v := range dz[r : r+C] {
+				gv := float64(v)
+				sg[j] += gv
+				sgx[j] += gv * (float64(xc[r+j]) - mean[j])
+			}
+		}
+	}
+}
+
 // normRange computes dst = (x - mean)·scale + shift per channel for rows
 // [lo, hi). Subtracting the mean first, rather than folding it into the
 // shift, keeps float32 exact to its precision even when a channel's mean
 // is large against its spread.
 func (bn *BatchNorm2D[T]) normRange(lo, hi int) {
 	C, dst, src := bn.channels, bn.dst, bn.src
-	if d32, ok := any(dst[lo*C : hi*C]).([]float32); ok {
-		vmath.NormRows(d32, any(src[lo*C:hi*C]).([]float32),
+	// With an activation, rows go in chunks small enough to stay in L1
+	// between the normalisation and the activation.
+	step := hi - lo
+	if bn.Act != Identity {
+		step = bnChunkRows(C)
+	}
+	for r0 := lo; r0 < hi; r0 += step {
+		r1 := min(r0+step, hi)
+		d, xv := dst[r0*C:r1*C], src[r0*C:r1*C]
+		bn.normRows(d, xv)
+		if bn.Act != Identity {
+			actApply(bn.Act, d, d)
+		}
+	}
+}
+
+// bnChunkRows is the number of rows of c channels in a chunk of about
+// 16 KB of float32, which stays in L1 between the passes over it.
+func bnChunkRows(c int) int { return max(1, 4096/c) }
+
+// normRows sets d = (x - meanT)·scale + shift over whole rows.
+func (bn *BatchNorm2D[T]) normRows(d, x []T) {
+	if d32, ok := any(d).([]float32); ok {
+		vmath.NormRows(d32, any(x).([]float32),
 			any(bn.meanT).([]float32), any(bn.scale).([]float32), any(bn.shift).([]float32))
 		return
 	}
-	for r := lo; r < hi; r++ {
-		d, xv := dst[r*C:(r+1)*C], src[r*C:(r+1)*C]
-		m, sc, sh := bn.meanT[:len(d)], bn.scale[:len(d)], bn.shift[:len(d)]
-		for j := range d {
-			d[j] = (xv[j]-m[j])*sc[j] + sh[j]
+	C := bn.channels
+	m, sc, sh := bn.meanT[:C], bn.scale[:C], bn.shift[:C]
+	for r := 0; r+C <= len(x); r += C {
+		dr, xr := d[r:r+C], x[r:r+C]
+		for j := range dr {
+			dr[j] = (xr[j]-m[j])*sc[j] + sh[j]
 		}
 	}
 }
@@ -258,12 +330,12 @@ func (bn *BatchNorm2D[T]) gradInputRange(lo, hi int) {
 	C, dst, grad, src := bn.channels, bn.dst, bn.grad, bn.src
 	if d32, ok := any(dst[lo*C : hi*C]).([]float32); ok {
 		vmath.NormGradRows(d32, any(grad[lo*C:hi*C]).([]float32), any(src[lo*C:hi*C]).([]float32),
-			any(bn.meanT).([]float32), any(bn.scale).([]float32), any(bn.xCoef).([]float32), any(bn.shift).([]float32))
+			any(bn.meanT).([]float32), any(bn.gScale).([]float32), any(bn.xCoef).([]float32), any(bn.gShift).([]float32))
 		return
 	}
 	for r := lo; r < hi; r++ {
 		d, g, xv := dst[r*C:(r+1)*C], grad[r*C:(r+1)*C], src[r*C:(r+1)*C]
-		m, a, xc, sh := bn.meanT[:len(d)], bn.scale[:len(d)], bn.xCoef[:len(d)], bn.shift[:len(d)]
+		m, a, xc, sh := bn.meanT[:len(d)], bn.gScale[:len(d)], bn.xCoef[:len(d)], bn.gShift[:len(d)]
 		for j := range d {
 			d[j] = g[j]*a[j] + (xv[j]-m[j])*xc[j] + sh[j]
 		}
@@ -298,8 +370,22 @@ func (bn *BatchNorm2D[T]) Backward(dy *Tensor[T]) (*Tensor[T], error) {
 	x, g := bn.x.Data, dy.Data
 	p := convBlocks(rows)
 	bn.part = convEnsure(bn.part, 2*p*C)
+	dx := dy
+	if !bn.GradInPlace {
+		bn.dx = tensor.Ensure(bn.dx, dy.Shape...)
+		dx = bn.dx
+	}
 	bn.src, bn.grad, bn.rows, bn.blocks = x, g, rows, p
-	parallel.For(p, 1, bn.sumsGrad)
+	if bn.Act != Identity {
+		// The first pass writes Act's input gradient dz into dx; the
+		// second turns it into BatchNorm's input gradient in place.
+		bn.z = convEnsure(bn.z, p*bnChunkRows(C)*C)
+		bn.dst = dx.Data
+		parallel.For(p, 1, bn.sumsGrad)
+		bn.grad = dx.Data
+	} else {
+		parallel.For(p, 1, bn.sumsGrad)
+	}
 	n := float64(rows)
 	gamma := bn.Weight.Value.Data
 	for j := range C {
@@ -314,14 +400,9 @@ func (bn *BatchNorm2D[T]) Backward(dy *Tensor[T]) (*Tensor[T], error) {
 		bn.Bias.Grad.Data[j] += T(sg)
 		a := float64(gamma[j]) * inv
 		xc := -a * inv * dgamma / n // coefficient of (x - μ)
-		bn.scale[j] = T(a)
+		bn.gScale[j] = T(a)
 		bn.xCoef[j] = T(xc)
-		bn.shift[j] = T(-a * sg / n)
-	}
-	dx := dy
-	if !bn.GradInPlace {
-		bn.dx = tensor.Ensure(bn.dx, dy.Shape...)
-		dx = bn.dx
+		bn.gShift[j] = T(-a * sg / n)
 	}
 	// Each element of dx depends on the same element of dy only, so the
 	// loop is safe with dx and dy the same memory.

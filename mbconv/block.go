@@ -56,9 +56,9 @@ type Block[T layers.Float] struct {
 	Config Config
 
 	Expand    *layers.Conv2D[T]
-	ExpandBN  *layers.BatchNorm2D[T]
+	ExpandBN  *layers.BatchNorm2D[T] // with the block's activation fused (Act)
 	DW        *layers.Conv2D[T]
-	DWBN      *layers.BatchNorm2D[T]
+	DWBN      *layers.BatchNorm2D[T] // with the block's activation fused (Act)
 	SE        *layers.SqueezeExcite[T]
 	Project   *layers.Conv2D[T]
 	ProjectBN *layers.BatchNorm2D[T]
@@ -107,9 +107,8 @@ func New[T layers.Float](c Config, rng *rand.Rand) (*Block[T], error) {
 		if b.ExpandBN, err = bn(c.Mid); err != nil {
 			return nil, err
 		}
-		act := layers.NewActivation[T](c.Act)
-		act.GradInPlace = true // dy is the depthwise convolution's input gradient
-		b.seq = append(b.seq, b.Expand, b.ExpandBN, act)
+		b.ExpandBN.Act = c.Act
+		b.seq = append(b.seq, b.Expand, b.ExpandBN)
 	}
 	if b.DW, err = conv(c.Mid, c.Mid, c.Kernel, c.Stride, c.Mid); err != nil {
 		return nil, err
@@ -117,9 +116,8 @@ func New[T layers.Float](c Config, rng *rand.Rand) (*Block[T], error) {
 	if b.DWBN, err = bn(c.Mid); err != nil {
 		return nil, err
 	}
-	act := layers.NewActivation[T](c.Act)
-	act.GradInPlace = true // dy is SE's or the project convolution's input gradient
-	b.seq = append(b.seq, b.DW, b.DWBN, act)
+	b.DWBN.Act = c.Act
+	b.seq = append(b.seq, b.DW, b.DWBN)
 	if c.SE > 0 {
 		b.SE = layers.NewSqueezeExcite[T](c.Mid, c.SE, c.Act)
 		for _, p := range []*layers.Param[T]{b.SE.Reduce.Weight, b.SE.Expand.Weight} {
@@ -142,11 +140,11 @@ func New[T layers.Float](c Config, rng *rand.Rand) (*Block[T], error) {
 		b.addGrad = b.addGradRange
 	}
 	// The gradients these layers receive in Backward are scratch owned by
-	// the next layer of the block (an activation, the project convolution,
-	// drop-path) and read by nothing else, so they may be overwritten:
-	// that saves one activation-sized buffer per layer in training. The
-	// project BatchNorm of a block without skip receives the caller's
-	// gradient, which stays untouched.
+	// the next layer of the block (the depthwise or project convolution,
+	// squeeze-excite, drop-path) and read by nothing else, so they may be
+	// overwritten: that saves one activation-sized buffer per layer in
+	// training. The project BatchNorm of a block without skip receives the
+	// caller's gradient, which stays untouched.
 	if b.ExpandBN != nil {
 		b.ExpandBN.GradInPlace = true
 	}
