@@ -66,8 +66,10 @@ type Block[T layers.Float] struct {
 	params  []*layers.Param[T]
 	buffers []*layers.Buffer[T]
 
-	drop *layers.DropPath[T]
-	seq  []layers.Layer[T] // the residual branch in order
+	drop *layers.DropPath[T] // nil without a skip or with rate 0
+	// dropped records that the last Forward ran drop, so Backward must.
+	dropped bool
+	seq     []layers.Layer[T] // the residual branch in order, drop-path apart
 	// operands of the residual add and its gradient, for the loop bodies
 	// add and addGrad, method values made once so parallel.For does not
 	// allocate a closure per call. Both sums are written in place over
@@ -134,8 +136,9 @@ func New[T layers.Float](c Config, rng *rand.Rand) (*Block[T], error) {
 	}
 	b.seq = append(b.seq, b.Project, b.ProjectBN)
 	if c.Skip {
-		b.drop = layers.NewDropPath[T](c.DropPath, rng)
-		b.seq = append(b.seq, b.drop)
+		if c.DropPath > 0 {
+			b.drop = layers.NewDropPath[T](c.DropPath, rng)
+		}
 		b.add = b.addRange
 		b.addGrad = b.addGradRange
 	}
@@ -143,8 +146,9 @@ func New[T layers.Float](c Config, rng *rand.Rand) (*Block[T], error) {
 	// the next layer of the block (the depthwise or project convolution,
 	// squeeze-excite, drop-path) and read by nothing else, so they may be
 	// overwritten: that saves one activation-sized buffer per layer in
-	// training. The project BatchNorm of a block without skip receives the
-	// caller's gradient, which stays untouched.
+	// training. The project BatchNorm receives drop-path's input gradient
+	// when drop-path runs, else the caller's gradient, which the identity
+	// path still reads and which must stay untouched.
 	if b.ExpandBN != nil {
 		b.ExpandBN.GradInPlace = true
 	}
@@ -152,7 +156,7 @@ func New[T layers.Float](c Config, rng *rand.Rand) (*Block[T], error) {
 	if b.SE != nil {
 		b.SE.GradInPlace = true
 	}
-	b.ProjectBN.GradInPlace = c.Skip
+	b.ProjectBN.GradInPlace = b.drop != nil
 	b.name()
 	return b, nil
 }
@@ -174,9 +178,18 @@ func (b *Block[T]) Forward(x *tensor.Tensor[T], mode layers.Mode) (*tensor.Tenso
 	if !b.Config.Skip {
 		return h, nil
 	}
-	// h is drop-path's output, which nothing reads again (drop-path's
-	// Backward needs only its mask), so the sum goes over it rather than
-	// into a buffer of its own, saving an output-sized buffer per block.
+	// Drop-path is the identity in Eval mode: skipping it there saves a
+	// copy of the output.
+	b.dropped = b.drop != nil && mode == layers.Train
+	if b.dropped {
+		if h, err = b.drop.Forward(h, mode); err != nil {
+			return nil, fmt.Errorf("%v: %w", b, err)
+		}
+	}
+	// h is drop-path's or the project BatchNorm's output, which nothing
+	// reads again (their Backward needs only the mask and the BatchNorm's
+	// input), so the sum goes over it rather than into a buffer of its
+	// own, saving an output-sized buffer per block.
 	b.x, b.y = x, h
 	parallel.For(len(h.Data), 1<<14, b.add)
 	b.x, b.y = nil, nil
@@ -203,6 +216,11 @@ func (b *Block[T]) addGradRange(lo, hi int) {
 func (b *Block[T]) Backward(dy *tensor.Tensor[T]) (*tensor.Tensor[T], error) {
 	g := dy
 	var err error
+	if b.Config.Skip && b.dropped {
+		if g, err = b.drop.Backward(g); err != nil {
+			return nil, fmt.Errorf("%v: %w", b, err)
+		}
+	}
 	for i := len(b.seq) - 1; i >= 0; i-- {
 		if g, err = b.seq[i].Backward(g); err != nil {
 			return nil, fmt.Errorf("%v: %w", b, err)
