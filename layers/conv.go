@@ -669,6 +669,10 @@ func (c *Conv2D[T]) im2colRange(lo, hi int) {
 	for r := lo; r < hi; r++ {
 		b, oy := b0+r/oh, r%oh
 		crow := col[r*ow*rowLen : (r+1)*ow*rowLen]
+		if g == 1 {
+			c.im2colDenseRow(crow, x[b*h*w*in:(b+1)*h*w*in], oy)
+			continue
+		}
 		for ky := 0; ky < k; ky++ {
 			iy := oy*s - padT + ky
 			for kx := 0; kx < k; kx++ {
@@ -689,6 +693,42 @@ func (c *Conv2D[T]) im2colRange(lo, hi int) {
 					for gi := 0; gi < g; gi++ {
 						copy(dst[gi*K+(ky*k+kx)*cg:gi*K+(ky*k+kx+1)*cg], src[gi*cg:(gi+1)*cg])
 					}
+				}
+			}
+		}
+	}
+}
+
+// im2colDenseRow fills the im2col row of output row oy of one image x
+// for an ungrouped convolution. There a kernel row's k taps read k·In
+// contiguous input values (NHWC), so a pixel whose taps all lie inside the
+// image takes one copy per kernel row: for the stem (In = 3) that is 3
+// copies of 9 values rather than 9 of 3.
+func (c *Conv2D[T]) im2colDenseRow(crow, x []T, oy int) {
+	in, k, s := c.cfg.In, c.cfg.Kernel, c.cfg.Stride
+	h, w, ow, padT, padL := c.h, c.w, c.ow, c.padT, c.padL
+	K, run := k*k*in, k*in
+	for ox := 0; ox < ow; ox++ {
+		dst := crow[ox*K : (ox+1)*K]
+		ix0 := ox*s - padL
+		inside := ix0 >= 0 && ix0+k <= w
+		for ky := 0; ky < k; ky++ {
+			d := dst[ky*run : (ky+1)*run]
+			iy := oy*s - padT + ky
+			if iy < 0 || iy >= h {
+				clear(d)
+				continue
+			}
+			xrow := x[iy*w*in : (iy+1)*w*in]
+			if inside {
+				copy(d, xrow[ix0*in:ix0*in+run])
+				continue
+			}
+			for kx := 0; kx < k; kx++ {
+				if ix := ix0 + kx; ix >= 0 && ix < w {
+					copy(d[kx*in:(kx+1)*in], xrow[ix*in:(ix+1)*in])
+				} else {
+					clear(d[kx*in : (kx+1)*in])
 				}
 			}
 		}
