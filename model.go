@@ -44,7 +44,11 @@ type Model[T layers.Float] struct {
 
 	params  []*layers.Param[T]
 	buffers []*layers.Buffer[T]
-	pcg     *rand.PCG // behind dropout and drop-path; see RNGState
+	// Eval-mode epilogues of the stem and head convolutions (BatchNorm
+	// and activation folded in; the head's also pools).
+	stemEpi, headEpi layers.Epilogue[T]
+	pooled           *tensor.Tensor[T]
+	pcg              *rand.PCG // behind dropout and drop-path; see RNGState
 }
 
 // New builds the network spec describes with weights initialised as
@@ -111,6 +115,8 @@ func New[T layers.Float](spec arch.Network, seed uint64) (*Model[T], error) {
 	m.StemBN.GradInPlace = true
 	m.HeadBN.GradInPlace = true
 	m.collect(blocks)
+	m.stemEpi = layers.Epilogue[T]{Scale: make([]T, spec.Stem), Bias: make([]T, spec.Stem), Act: act}
+	m.headEpi = layers.Epilogue[T]{Scale: make([]T, spec.Head), Bias: make([]T, spec.Head), Act: act}
 	m.head = []layers.Layer[T]{m.Classifier, m.dropout, m.pool, m.HeadBN, m.Head}
 	m.stem = []layers.Layer[T]{m.StemBN, m.Stem}
 	return m, nil
@@ -214,6 +220,9 @@ func (m *Model[T]) Forward(x *tensor.Tensor[T], mode layers.Mode) (*tensor.Tenso
 	if len(x.Shape) != 4 || x.Shape[3] != m.Spec.InChannels {
 		return nil, &layers.ShapeError{Layer: "effnet." + m.Spec.Name, Want: fmt.Sprintf("[N H W %d]", m.Spec.InChannels), Got: append([]int(nil), x.Shape...), Argument: "input"}
 	}
+	if mode == layers.Eval && m.Hook == nil {
+		return m.forwardEval(x)
+	}
 	h, err := m.Stem.Forward(x, mode)
 	if err != nil {
 		return nil, err
@@ -247,6 +256,35 @@ func (m *Model[T]) Forward(x *tensor.Tensor[T], mode layers.Mode) (*tensor.Tenso
 		return nil, err
 	}
 	return m.Classifier.Forward(h, mode)
+}
+
+// forwardEval is Forward in Eval mode without hooks: each BatchNorm and
+// activation is fused into its convolution, and the head convolution
+// pools as it writes (see layers.Conv2D.ForwardEval), so that the
+// intermediate tensors the hooks would see never exist.
+func (m *Model[T]) forwardEval(x *tensor.Tensor[T]) (*tensor.Tensor[T], error) {
+	m.StemBN.EvalAffine(m.stemEpi.Scale, m.stemEpi.Bias)
+	h, err := m.Stem.ForwardEval(x, &m.stemEpi)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range m.Blocks {
+		if h, err = b.Forward(h, layers.Eval); err != nil {
+			return nil, err
+		}
+	}
+	m.pooled = tensor.Ensure(m.pooled, h.Shape[0], m.Spec.Head)
+	m.HeadBN.EvalAffine(m.headEpi.Scale, m.headEpi.Bias)
+	m.headEpi.Means = m.pooled
+	_, err = m.Head.ForwardEval(h, &m.headEpi)
+	m.headEpi.Means = nil
+	if err != nil {
+		return nil, err
+	}
+	if h, err = m.dropout.Forward(m.pooled, layers.Eval); err != nil {
+		return nil, err
+	}
+	return m.Classifier.Forward(h, layers.Eval)
 }
 
 // Backward takes the gradient of the loss with respect to the logits of the

@@ -108,6 +108,12 @@ func TestTimmReference(t *testing.T) {
 					require.True(t, seen[p], "activation %s not checked", n)
 				}
 			}
+			// Without a hook the stem and head run fused (BatchNorm
+			// folded into the convolution, pooling in its epilogue).
+			m.Hook = nil
+			logits, err = m.Forward(refTensor[float32](t, f, "input"), layers.Eval)
+			require.NoError(t, err)
+			require.NoError(t, gradcheck.Compare("fused logits", toFloat64(logits.Data), toFloat64(refTensor[float32](t, f, "logits").Data), 1e-4))
 		})
 	}
 }

@@ -64,6 +64,11 @@ type Conv2D[T Float] struct {
 	opCols, opRows, opBlocks, opB0           int
 	clearRows, biasRows, colSums, im2colRows func(lo, hi int)
 	col2imRows                               func(lo, hi int)
+
+	// epi is the epilogue pass of a running ForwardEval; epiRows and
+	// epiSamples are its loop bodies, made once like those above.
+	epi                 epilogueRun[T]
+	epiRows, epiSamples func(lo, hi int)
 }
 
 type convPath int
@@ -125,6 +130,8 @@ func NewConv2D[T Float](cfg Conv2DConfig) (*Conv2D[T], error) {
 	c.colSums = c.colSumsRange
 	c.im2colRows = c.im2colRange
 	c.col2imRows = c.col2imRange
+	c.epiRows = c.epi.rows
+	c.epiSamples = c.epi.samples
 	return c, nil
 }
 

@@ -76,6 +76,10 @@ type Block[T layers.Float] struct {
 	// the branch's tensor (y, g): see Forward and Backward.
 	x, y, g, dy  *tensor.Tensor[T]
 	add, addGrad func(lo, hi int)
+
+	// Eval-mode epilogues: each BatchNorm folded into its convolution
+	// (see forwardEval), kept here so that a Forward allocates nothing.
+	expandEpi, dwEpi, projectEpi layers.Epilogue[T]
 }
 
 // New builds a block with freshly initialised weights drawn from rng, which
@@ -157,8 +161,50 @@ func New[T layers.Float](c Config, rng *rand.Rand) (*Block[T], error) {
 		b.SE.GradInPlace = true
 	}
 	b.ProjectBN.GradInPlace = b.drop != nil
+	affine := func(e *layers.Epilogue[T], ch int, act layers.Activation) {
+		e.Scale, e.Bias, e.Act = make([]T, ch), make([]T, ch), act
+	}
+	if b.Expand != nil {
+		affine(&b.expandEpi, c.Mid, c.Act)
+	}
+	affine(&b.dwEpi, c.Mid, c.Act)
+	affine(&b.projectEpi, c.Out, layers.Identity)
 	b.name()
 	return b, nil
+}
+
+// forwardEval is Forward in Eval mode with every BatchNorm, activation and
+// the residual add fused into the convolution before it (Conv2D.ForwardEval),
+// so that each convolution's output is written once and read once.
+func (b *Block[T]) forwardEval(x *tensor.Tensor[T]) (*tensor.Tensor[T], error) {
+	h := x
+	var err error
+	if b.Expand != nil {
+		b.ExpandBN.EvalAffine(b.expandEpi.Scale, b.expandEpi.Bias)
+		if h, err = b.Expand.ForwardEval(h, &b.expandEpi); err != nil {
+			return nil, fmt.Errorf("%v: %w", b, err)
+		}
+	}
+	b.DWBN.EvalAffine(b.dwEpi.Scale, b.dwEpi.Bias)
+	if h, err = b.DW.ForwardEval(h, &b.dwEpi); err != nil {
+		return nil, fmt.Errorf("%v: %w", b, err)
+	}
+	if b.SE != nil {
+		if h, err = b.SE.Forward(h, layers.Eval); err != nil {
+			return nil, fmt.Errorf("%v: %w", b, err)
+		}
+	}
+	b.ProjectBN.EvalAffine(b.projectEpi.Scale, b.projectEpi.Bias)
+	b.projectEpi.Residual = nil
+	if b.Config.Skip {
+		b.projectEpi.Residual = x
+	}
+	h, err = b.Project.ForwardEval(h, &b.projectEpi)
+	b.projectEpi.Residual = nil
+	if err != nil {
+		return nil, fmt.Errorf("%v: %w", b, err)
+	}
+	return h, nil
 }
 
 func (b *Block[T]) String() string {
@@ -168,6 +214,10 @@ func (b *Block[T]) String() string {
 
 // Forward runs the block on an NHWC input [N, H, W, In].
 func (b *Block[T]) Forward(x *tensor.Tensor[T], mode layers.Mode) (*tensor.Tensor[T], error) {
+	if mode == layers.Eval {
+		b.dropped = false
+		return b.forwardEval(x)
+	}
 	h := x
 	var err error
 	for _, l := range b.seq {
