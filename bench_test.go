@@ -94,3 +94,21 @@ func BenchmarkEval(b *testing.B) {
 	}
 	b.ReportMetric(float64(8*b.N)/b.Elapsed().Seconds(), "img/s")
 }
+
+// TestStepsDoNotAllocate pins the speed issue's zero-allocation target on a
+// small B0 (64 px, batch 4): after a first step has sized every buffer,
+// neither a training step nor an Eval forward touches the heap.
+func TestStepsDoNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector adds its own allocations")
+	}
+	s := newTrainStep(t, "b0", 10, 64, 4)
+	require.NoError(t, s.run())
+	_, err := s.m.Forward(s.x, layers.Eval)
+	require.NoError(t, err)
+	require.Zero(t, testing.AllocsPerRun(2, func() { require.NoError(t, s.run()) }), "training step")
+	require.Zero(t, testing.AllocsPerRun(2, func() {
+		_, err := s.m.Forward(s.x, layers.Eval)
+		require.NoError(t, err)
+	}), "eval forward")
+}

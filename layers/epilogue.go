@@ -41,19 +41,21 @@ func (bn *BatchNorm2D[T]) EvalAffine(scale, bias []T) {
 	}
 }
 
-func (e *Epilogue[T]) check(layer string, out []int) error {
-	c := out[3]
+// check reports an epilogue that does not fit output shape [n, oh, ow, c]
+// of layer; layer is a fmt.Stringer so that its name is only formatted
+// for an error.
+func (e *Epilogue[T]) check(layer fmt.Stringer, n, oh, ow, c int) error {
 	switch {
 	case e.Scale != nil && len(e.Scale) != c:
-		return fmt.Errorf("layers: %s: epilogue scale has %d values for %d channels", layer, len(e.Scale), c)
+		return fmt.Errorf("layers: %v: epilogue scale has %d values for %d channels", layer, len(e.Scale), c)
 	case e.Bias != nil && len(e.Bias) != c:
-		return fmt.Errorf("layers: %s: epilogue bias has %d values for %d channels", layer, len(e.Bias), c)
+		return fmt.Errorf("layers: %v: epilogue bias has %d values for %d channels", layer, len(e.Bias), c)
 	case e.Act < Identity || e.Act > SiLU:
-		return fmt.Errorf("layers: %s: epilogue has unknown activation %d", layer, int(e.Act))
-	case e.Residual != nil && !e.Residual.HasShape(out...):
-		return &ShapeError{Layer: layer, Want: fmt.Sprint(out), Got: e.Residual.Shape, Argument: "residual"}
-	case e.Means != nil && !e.Means.HasShape(out[0], c):
-		return &ShapeError{Layer: layer, Want: fmt.Sprintf("[%d %d]", out[0], c), Got: e.Means.Shape, Argument: "means"}
+		return fmt.Errorf("layers: %v: epilogue has unknown activation %d", layer, int(e.Act))
+	case e.Residual != nil && !e.Residual.HasShape(n, oh, ow, c):
+		return &ShapeError{Layer: layer.String(), Want: fmt.Sprint([]int{n, oh, ow, c}), Got: e.Residual.Shape, Argument: "residual"}
+	case e.Means != nil && !e.Means.HasShape(n, c):
+		return &ShapeError{Layer: layer.String(), Want: fmt.Sprintf("[%d %d]", n, c), Got: e.Means.Shape, Argument: "means"}
 	}
 	return nil
 }
@@ -63,7 +65,7 @@ func (e *Epilogue[T]) check(layer string, out []int) error {
 func (c *Conv2D[T]) ForwardEval(x *Tensor[T], e *Epilogue[T]) (*Tensor[T], error) {
 	if e != nil && x.Dims() == 4 { // Forward reports other shapes
 		oh, ow := c.OutputSize(x.Shape[1], x.Shape[2])
-		if err := e.check(c.String(), []int{x.Shape[0], oh, ow, c.cfg.Out}); err != nil {
+		if err := e.check(c, x.Shape[0], oh, ow, c.cfg.Out); err != nil {
 			return nil, err
 		}
 	}

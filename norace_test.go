@@ -1,0 +1,5 @@
+//go:build !race
+
+package effnet
+
+const raceEnabled = false
