@@ -80,6 +80,7 @@ type Block[T layers.Float] struct {
 	// Eval-mode epilogues: each BatchNorm folded into its convolution
 	// (see forwardEval), kept here so that a Forward allocates nothing.
 	expandEpi, dwEpi, projectEpi layers.Epilogue[T]
+	means                        *tensor.Tensor[T] // [N, Mid], the depthwise output's channel means
 }
 
 // New builds a block with freshly initialised weights drawn from rng, which
@@ -186,11 +187,21 @@ func (b *Block[T]) forwardEval(x *tensor.Tensor[T]) (*tensor.Tensor[T], error) {
 		}
 	}
 	b.DWBN.EvalAffine(b.dwEpi.Scale, b.dwEpi.Bias)
-	if h, err = b.DW.ForwardEval(h, &b.dwEpi); err != nil {
+	b.dwEpi.Means = nil
+	if b.SE != nil {
+		// The depthwise convolution pools for squeeze-excite as it
+		// writes; its output is scratch in Eval, so the gate scales it
+		// in place.
+		b.means = tensor.Ensure(b.means, h.Shape[0], b.Config.Mid)
+		b.dwEpi.Means = b.means
+	}
+	h, err = b.DW.ForwardEval(h, &b.dwEpi)
+	b.dwEpi.Means = nil
+	if err != nil {
 		return nil, fmt.Errorf("%v: %w", b, err)
 	}
 	if b.SE != nil {
-		if h, err = b.SE.Forward(h, layers.Eval); err != nil {
+		if h, err = b.SE.ScaleEval(h, b.means); err != nil {
 			return nil, fmt.Errorf("%v: %w", b, err)
 		}
 	}
