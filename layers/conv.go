@@ -69,6 +69,9 @@ type Conv2D[T Float] struct {
 	// epiSamples are its loop bodies, made once like those above.
 	epi                 epilogueRun[T]
 	epiRows, epiSamples func(lo, hi int)
+	epiZero             []T       // always zero; see epilogueRun
+	epiZero2            []float64 // always zero
+	epiSums             []float64
 }
 
 type convPath int

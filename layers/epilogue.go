@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/effnet-go/effnet/internal/parallel"
+	"github.com/effnet-go/effnet/internal/vmath"
 )
 
 // Epilogue is per-output-channel work that ForwardEval applies to a
@@ -73,7 +74,11 @@ func (c *Conv2D[T]) ForwardEval(x *Tensor[T], e *Epilogue[T]) (*Tensor[T], error
 	if err != nil || e == nil {
 		return y, err
 	}
-	c.epi = epilogueRun[T]{e: e, y: y.Data, c: c.cfg.Out, hw: c.oh * c.ow}
+	C := c.cfg.Out
+	c.epiZero = convEnsure(c.epiZero, C)
+	c.epiZero2 = convEnsure(c.epiZero2, C)
+	c.epiSums = convEnsure(c.epiSums, 2*c.n*C)
+	c.epi = epilogueRun[T]{e: e, y: y.Data, c: C, hw: c.oh * c.ow, zero: c.epiZero, zero2: c.epiZero2, sums: c.epiSums}
 	if e.Means != nil {
 		parallel.For(c.n, 1, c.epiSamples)
 	} else {
@@ -88,58 +93,75 @@ type epilogueRun[T Float] struct {
 	e     *Epilogue[T]
 	y     []T
 	c, hw int
+	zero  []T       // c zeros: the mean vmath.NormRows subtracts
+	zero2 []float64 // c zeros: the base vmath.CenteredSums subtracts
+	sums  []float64 // per sample: c sums and c sums of squares
 }
 
-// rows applies the epilogue to pixels [lo, hi) of y, in chunks that stay
-// in L1 between the steps.
-func (r *epilogueRun[T]) rows(lo, hi int) {
+// chunk applies the epilogue to pixels [p0, p1) of y, at most a chunk of
+// L1 size, so that the steps after the first find it in cache.
+func (r *epilogueRun[T]) chunk(p0, p1 int) {
 	e, c := r.e, r.c
-	step := bnChunkRows(c)
-	for p0 := lo; p0 < hi; p0 += step {
-		p1 := min(p0+step, hi)
-		y := r.y[p0*c : p1*c]
-		if e.Scale != nil || e.Bias != nil {
-			for i := 0; i < len(y); i += c {
-				yr := y[i : i+c]
-				if e.Scale != nil {
-					for j, s := range e.Scale[:c] {
-						yr[j] *= s
-					}
+	y := r.y[p0*c : p1*c]
+	if y32, ok := any(y).([]float32); ok && e.Scale != nil && e.Bias != nil {
+		vmath.NormRows(y32, y32, any(r.zero).([]float32), any(e.Scale).([]float32), any(e.Bias).([]float32))
+	} else if e.Scale != nil || e.Bias != nil {
+		for i := 0; i < len(y); i += c {
+			yr := y[i : i+c]
+			if e.Scale != nil {
+				for j, s := range e.Scale[:c] {
+					yr[j] *= s
 				}
-				if e.Bias != nil {
-					for j, b := range e.Bias[:c] {
-						yr[j] += b
-					}
+			}
+			if e.Bias != nil {
+				for j, b := range e.Bias[:c] {
+					yr[j] += b
 				}
 			}
 		}
-		if e.Act != Identity {
-			actApply(e.Act, y, y)
-		}
-		if e.Residual != nil {
-			for i, v := range e.Residual.Data[p0*c : p1*c] {
-				y[i] += v
-			}
+	}
+	if e.Act != Identity {
+		actApply(e.Act, y, y)
+	}
+	if e.Residual != nil {
+		for i, v := range e.Residual.Data[p0*c : p1*c] {
+			y[i] += v
 		}
 	}
 }
 
+// rows applies the epilogue to pixels [lo, hi).
+func (r *epilogueRun[T]) rows(lo, hi int) {
+	step := bnChunkRows(r.c)
+	for p0 := lo; p0 < hi; p0 += step {
+		r.chunk(p0, min(p0+step, hi))
+	}
+}
+
 // samples applies the epilogue to whole samples [lo, hi) and takes their
-// channel means.
+// channel means, summing in float64 each chunk while it is in cache.
 func (r *epilogueRun[T]) samples(lo, hi int) {
 	c, hw := r.c, r.hw
-	inv := 1 / T(hw)
+	step := bnChunkRows(c)
 	for n := lo; n < hi; n++ {
-		r.rows(n*hw, (n+1)*hw)
-		m := r.e.Means.Data[n*c : (n+1)*c]
-		clear(m)
-		for p := n * hw; p < (n+1)*hw; p++ {
-			for j, v := range r.y[p*c : (p+1)*c] {
-				m[j] += v
+		s1, s2 := r.sums[2*n*c:(2*n+1)*c], r.sums[(2*n+1)*c:(2*n+2)*c]
+		clear(s1)
+		clear(s2)
+		for p0 := n * hw; p0 < (n+1)*hw; p0 += step {
+			p1 := min(p0+step, (n+1)*hw)
+			r.chunk(p0, p1)
+			y := r.y[p0*c : p1*c]
+			if y32, ok := any(y).([]float32); ok {
+				vmath.CenteredSums(s1, s2, y32, r.zero2)
+				continue
+			}
+			for i, v := range y {
+				s1[i%c] += float64(v)
 			}
 		}
-		for j := range m {
-			m[j] *= inv
+		m := r.e.Means.Data[n*c : (n+1)*c]
+		for j, v := range s1 {
+			m[j] = T(v / float64(hw))
 		}
 	}
 }
