@@ -27,6 +27,7 @@ func newTrainStep(tb testing.TB, preset string, classes, res, batch int) *trainS
 	tb.Helper()
 	m, err := NewPreset[float32](preset, classes, 1)
 	require.NoError(tb, err)
+	m.SkipInputGrad = true
 	opt, err := train.NewSGD(m.Params(), train.SGDConfig{Momentum: 0.9})
 	require.NoError(tb, err)
 	rng := rand.New(rand.NewPCG(1, 2))

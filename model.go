@@ -36,6 +36,11 @@ type Model[T layers.Float] struct {
 	// valid during the call. Hook serves feature extraction and checks
 	// against reference activations.
 	Hook func(point string, t *tensor.Tensor[T])
+	// SkipInputGrad makes Backward leave out the gradient with respect
+	// to the input images, which training does not need, and return nil.
+	// It saves the stem convolution's input-gradient product (a few
+	// percent of a B0 training step). train.Trainer sets it.
+	SkipInputGrad bool
 
 	pool       *layers.GlobalAvgPool[T]
 	dropout    *layers.Dropout[T]
@@ -289,7 +294,8 @@ func (m *Model[T]) forwardEval(x *tensor.Tensor[T]) (*tensor.Tensor[T], error) {
 
 // Backward takes the gradient of the loss with respect to the logits of the
 // last Train-mode Forward and adds every parameter's gradient into its Grad.
-// It returns the gradient with respect to the input images.
+// It returns the gradient with respect to the input images, or nil with
+// SkipInputGrad.
 func (m *Model[T]) Backward(dlogits *tensor.Tensor[T]) (*tensor.Tensor[T], error) {
 	g := dlogits
 	var err error
@@ -303,6 +309,7 @@ func (m *Model[T]) Backward(dlogits *tensor.Tensor[T]) (*tensor.Tensor[T], error
 			return nil, err
 		}
 	}
+	m.Stem.SkipInputGrad = m.SkipInputGrad
 	for _, l := range m.stem {
 		if g, err = l.Backward(g); err != nil {
 			return nil, err

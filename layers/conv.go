@@ -37,6 +37,12 @@ type Conv2DConfig struct {
 type Conv2D[T Float] struct {
 	Weight *Param[T] // [Out, k, k, In/Groups]
 	Bias   *Param[T] // [Out], nil without bias
+	// SkipInputGrad makes Backward compute only the parameter gradients
+	// and return a nil input gradient: for a network's first layer, whose
+	// input (the images) needs none. It saves the stem's input-gradient
+	// product and col2im pass. The depthwise kernels compute both
+	// gradients in one pass and ignore it.
+	SkipInputGrad bool
 
 	cfg  Conv2DConfig
 	path convPath
@@ -207,14 +213,20 @@ func (c *Conv2D[T]) Backward(dy *Tensor[T]) (*Tensor[T], error) {
 	if !dy.HasShape(c.n, c.oh, c.ow, c.cfg.Out) {
 		return nil, &ShapeError{Layer: c.String(), Want: fmt.Sprintf("[%d %d %d %d]", c.n, c.oh, c.ow, c.cfg.Out), Got: dy.Shape, Argument: "gradient"}
 	}
-	c.dx = tensor.Ensure(c.dx, c.n, c.h, c.w, c.cfg.In)
+	skip := c.SkipInputGrad && c.path != convPathDepthwise
+	if !skip {
+		c.dx = tensor.Ensure(c.dx, c.n, c.h, c.w, c.cfg.In)
+	}
 	switch c.path {
 	case convPathPointwise:
-		c.backwardPointwise(dy)
+		c.backwardPointwise(dy, skip)
 	case convPathDepthwise:
 		c.backwardDepthwise(dy)
 	default:
-		c.backwardGeneral(dy)
+		c.backwardGeneral(dy, skip)
+	}
+	if c.SkipInputGrad {
+		return nil, nil
 	}
 	return c.dx, nil
 }
@@ -346,10 +358,12 @@ func (c *Conv2D[T]) forwardPointwise(x *Tensor[T]) {
 	gemm.Gemm(false, true, rows, out, in, 1, x.Data, in, c.Weight.Value.Data, in, beta, c.out.Data, out)
 }
 
-func (c *Conv2D[T]) backwardPointwise(dy *Tensor[T]) {
+func (c *Conv2D[T]) backwardPointwise(dy *Tensor[T], skipInputGrad bool) {
 	in, out := c.cfg.In, c.cfg.Out
 	rows := c.n * c.h * c.w
-	gemm.Gemm(false, false, rows, in, out, 1, dy.Data, out, c.Weight.Value.Data, in, 0, c.dx.Data, in)
+	if !skipInputGrad {
+		gemm.Gemm(false, false, rows, in, out, 1, dy.Data, out, c.Weight.Value.Data, in, 0, c.dx.Data, in)
+	}
 	gemm.Gemm(true, false, out, in, rows, 1, dy.Data, out, c.x.Data, in, 1, c.Weight.Grad.Data, in)
 	if c.Bias != nil {
 		c.addColumnSums(c.Bias.Grad.Data, dy.Data, out)
@@ -818,7 +832,7 @@ func (c *Conv2D[T]) forwardGeneral(x *Tensor[T]) {
 	c.colValid = chunk >= c.n
 }
 
-func (c *Conv2D[T]) backwardGeneral(dy *Tensor[T]) {
+func (c *Conv2D[T]) backwardGeneral(dy *Tensor[T], skipInputGrad bool) {
 	in, out, k, g := c.cfg.In, c.cfg.Out, c.cfg.Kernel, c.cfg.Groups
 	K := k * k * in / g
 	rowLen := g * K
@@ -837,12 +851,15 @@ func (c *Conv2D[T]) backwardGeneral(dy *Tensor[T]) {
 		for gi := 0; gi < g; gi++ {
 			gemm.Gemm(true, false, og, K, rows, 1, dyc[gi*og:], out, c.col[gi*K:], rowLen, 1, gw[gi*og*K:], K)
 		}
+		c.colValid = false
+		if skipInputGrad {
+			continue
+		}
 		// The patches are no longer needed: overwrite them with their
 		// gradient dCol = dY·W.
 		for gi := 0; gi < g; gi++ {
 			gemm.Gemm(false, false, rows, K, og, 1, dyc[gi*og:], out, wd[gi*og*K:], K, 0, c.col[gi*K:], rowLen)
 		}
-		c.colValid = false
 		c.col2im(c.dx.Data, b0, nb)
 	}
 	if c.Bias != nil {

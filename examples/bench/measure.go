@@ -63,6 +63,8 @@ func measure(cfg config, classes int, seed uint64, cpuprofile string) (result, e
 	if err != nil {
 		return result{}, err
 	}
+	// As in PyTorch, where the images do not require a gradient.
+	m.SkipInputGrad = true
 	res := result{config: cfg, Classes: classes, Params: m.NumParams(), GoMaxProcs: runtime.GOMAXPROCS(0)}
 	if res.Resolution == 0 {
 		res.Resolution = m.Spec.Resolution

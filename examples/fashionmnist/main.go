@@ -165,6 +165,7 @@ func fit(ctx context.Context, o options, stdout, stderr io.Writer) (Result, erro
 	if err != nil {
 		return Result{}, err
 	}
+	model.SkipInputGrad = true // training needs no gradient of the images
 	count, err := flops.Count(spec)
 	if err != nil {
 		return Result{}, err

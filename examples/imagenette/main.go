@@ -430,6 +430,7 @@ func train1(ctx context.Context, o options, out string, resume, progress bool, s
 	if err != nil {
 		return err
 	}
+	model.SkipInputGrad = true // training needs no gradient of the images
 	count, err := flops.Count(spec)
 	if err != nil {
 		return err
