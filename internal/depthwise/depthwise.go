@@ -70,7 +70,8 @@ func (s *Shape) forward(ks *kernels, out, x, wt, bias []float32, lo, hi int) {
 		s.check("bias", len(bias), C)
 		bias = bias[:C]
 	}
-	g := taps{nc: C, dstPix: C, xPix: st * C, xTap: C, xRow: s.W * C, wTap: C, wRow: k * C}
+	g := taps{dstPix: C, xPix: st * C, xTap: C, xRow: s.W * C, wTap: C, wRow: k * C}
+	rg := row{k: k, stride: st, w: s.W, padL: s.PadL, ow: s.OW, pix: C, xRow: s.W * C}
 	for r := lo; r < hi; r++ {
 		b, oy := r/s.OH, r%s.OH
 		iy0 := oy*st - s.PadT
@@ -80,9 +81,22 @@ func (s *Shape) forward(ks *kernels, out, x, wt, bias []float32, lo, hi int) {
 			fill(out[row:], s.OW, C, C, bias)
 			continue
 		}
-		g.nky = ky1 - ky0
-		// Runs of output pixels that see the same horizontal taps: the
-		// left border, the interior and the right border.
+		c0 := 0
+		if ks.row != nil {
+			rg.nc, rg.nky = C, ky1-ky0
+			c0 = ks.row(out, row, x, (b*s.H+iy0+ky0)*s.W*C, wt, ky0*k*C, bias, rg)
+			if c0 == C {
+				continue
+			}
+		}
+		// The channels from c0 on go in runs of output pixels that see
+		// the same horizontal taps: the left border, the interior and the
+		// right border.
+		g.nc, g.nky = C-c0, ky1-ky0
+		var cb []float32
+		if bias != nil {
+			cb = bias[c0:]
+		}
 		for ox := 0; ox < s.OW; {
 			ix0 := ox*st - s.PadL
 			kx0, kx1 := max(0, -ix0), min(k, s.W-ix0)
@@ -94,13 +108,13 @@ func (s *Shape) forward(ks *kernels, out, x, wt, bias []float32, lo, hi int) {
 				}
 			}
 			g.npix = end - ox
-			d0 := row + ox*C
+			d0 := row + ox*C + c0
 			if kx1 <= kx0 {
-				fill(out[d0:], g.npix, C, C, bias)
+				fill(out[d0:], g.npix, C, g.nc, cb)
 			} else {
 				g.nkx = kx1 - kx0
-				x0 := ((b*s.H+iy0+ky0)*s.W + ix0 + kx0) * C
-				ks.taps(out, d0, x, x0, wt, (ky0*k+kx0)*C, bias, g)
+				x0 := ((b*s.H+iy0+ky0)*s.W+ix0+kx0)*C + c0
+				ks.taps(out, d0, x, x0, wt, (ky0*k+kx0)*C+c0, cb, g)
 			}
 			ox = end
 		}

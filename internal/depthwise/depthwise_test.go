@@ -21,8 +21,13 @@ type case_ struct {
 // random input size and padding, including paddings of a whole kernel
 // (rows that see no input at all) and inputs smaller than the kernel.
 func randomCase(rnd *rand.Rand, C, k, stride int, bias bool) case_ {
+	return randomCaseWidth(rnd, C, k, stride, bias, 1, 13)
+}
+
+// randomCaseWidth is randomCase with the input width drawn from [w0, w1].
+func randomCaseWidth(rnd *rand.Rand, C, k, stride int, bias bool, w0, w1 int) case_ {
 	var c case_
-	s := Shape{N: 1 + rnd.IntN(2), H: 1 + rnd.IntN(13), W: 1 + rnd.IntN(13), C: C, K: k, Stride: stride}
+	s := Shape{N: 1 + rnd.IntN(2), H: 1 + rnd.IntN(13), W: w0 + rnd.IntN(w1-w0+1), C: C, K: k, Stride: stride}
 	switch rnd.IntN(3) {
 	case 0: // PyTorch symmetric
 		s.PadT, s.PadL, c.padB, c.padR = k/2, k/2, k/2, k/2
@@ -178,6 +183,28 @@ func TestKernelsAgainstReference(t *testing.T) {
 						const u = 1.0 / (1 << 24)
 						require.InDelta(t, sum, db[ch], float64(s.N*s.OH*s.OW+1)*u*mag, name+" bias gradient")
 					}
+				}
+			}
+		}
+	}
+}
+
+// TestWideRows covers rows long enough for the row kernels' largest pixel
+// groups (16 and 14) and several of them, at channel counts around the
+// vector width and the channel chunk, with the tolerance of
+// TestKernelsAgainstReference.
+func TestWideRows(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(7, 8))
+	for _, ks := range available() {
+		for _, C := range []int{1, 7, 8, 9, 16, 17, 31, 64, 65, 100} {
+			for _, k := range []int{3, 5} {
+				for stride := 1; stride <= 2; stride++ {
+					c := randomCaseWidth(rnd, C, k, stride, rnd.IntN(2) == 0, 14, 72)
+					s := c.s
+					ref := c.reference()
+					out := nan32(len(ref.out))
+					s.forward(ks, out, c.x, c.wt, c.bias, 0, s.N*s.OH)
+					requireClose(t, fmt.Sprintf("%s/%v forward", ks.name, &s), out, ref.out, ref.outMag, ref.outTerms)
 				}
 			}
 		}

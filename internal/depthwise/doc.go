@@ -8,9 +8,21 @@
 // bound by memory, and as a matrix product it would have an inner
 // dimension of only K·K. It is instead computed directly, vectorised along
 // the contiguous channel axis: a vector of output channels accumulates
-// x[iy, ix, c..c+15]·w[ky, kx, c..c+15] over the taps. Two kernels cover
+// x[iy, ix, c..c+15]·w[ky, kx, c..c+15] over the taps. Three kernels cover
 // all three passes:
 //
+//   - row: the forward pass of a whole output row for the kernel sizes
+//     and strides of EfficientNet (3 and 5, stride 1 and 2). The row goes
+//     in groups of up to 16 pixels (8 with AVX2) whose accumulators stay
+//     in registers over all K·K taps; per kernel row, the group's K weight
+//     vectors are loaded once and each input vector once, feeding every
+//     output of the group that sees it (K of them at stride 1), where
+//     loading per tap cost one load per multiply-add. Group sizes split
+//     the row evenly (B0's rows of 56, 28, 14 and 7 go in groups of 14 or
+//     7), and channels go in chunks of 64 through all groups, so that the
+//     chunk's input rows stay in L1. Groups at the left and right border
+//     skip the padding columns with a compare per column; interior groups
+//     run without.
 //   - taps: for a run of output pixels that see the same taps, sum the
 //     taps into registers and store each output once. Eight pixels share
 //     each weight vector loaded and give eight independent FMA chains. The
@@ -21,9 +33,11 @@
 //     pixels for up to five horizontal taps at once, loading each dy vector
 //     once; two pixels are in flight per step.
 //
-// Borders need no padded copy: the Go driver splits each row into runs of
-// pixels with the same valid taps (left border, interior, right border)
-// and calls the kernel once per run with those taps only.
+// Borders need no padded copy: for taps, the Go driver splits each row
+// into runs of pixels with the same valid taps (left border, interior,
+// right border) and calls the kernel once per run with those taps only.
+// The taps kernel does the forward pass for other kernel sizes and
+// strides, for the last ragged channels under AVX2 and in the Go build.
 //
 // # Implementations
 //

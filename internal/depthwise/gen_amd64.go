@@ -275,6 +275,199 @@ func dot(v isa) {
 	out.WriteString("\n")
 }
 
+// asmRow field offsets; the last two are the kernel's scratch.
+const (
+	rNC, rOW, rNKY, rXRow = "0(CX)", "8(CX)", "16(CX)", "24(CX)"
+	rWRow, rPix, rJLo     = "32(CX)", "40(CX)", "48(CX)"
+	rJHi, rXOff           = "56(CX)", "64(CX)"
+	rChan, rChanEnd       = "72(CX)", "80(CX)"
+	rChunk, rChunkLo      = "88(CX)", "96(CX)"
+	rChunkHi, rStart      = "104(CX)", "112(CX)"
+)
+
+// row emits the row kernel for one kernel size and stride: one output row,
+// all channels, all horizontal taps, nky kernel rows. Channel blocks are
+// the outer loop; within a block the row goes in groups of P pixels
+// (P = 16, 8, 4, 2, 1 with AVX-512, 8, 4, 2, 1 with AVX2), so that each
+// input vector is loaded once per group and kernel row and feeds every
+// output of the group that sees it (K of them at stride 1), and each
+// weight vector is loaded once per group and kernel row. The P
+// accumulators stay in registers over all K·K taps.
+//
+// A group whose input columns all lie inside the row runs the plain body;
+// one at the left or right border runs a copy in which every column is
+// skipped unless jlo <= j < jhi, so padding is never read and no padded
+// copy is made.
+//
+// Registers: CX geometry, R8-R11 multiples of the pixel stride, SI the
+// group's first input column (at channel block offset; it may point
+// before the row), DI the group's first output, AX jlo, BX jhi, DX pixels
+// left, R13/R14 the x/w pointers of the kernel row, R15 the kernel rows
+// left, R12 scratch. The channel offset lives in the geometry's scratch.
+func row(v isa, K, S int) {
+	name := fmt.Sprintf("rowK%dS%d%s", K, S, v.name)
+	fmt.Fprintf(&out, "// func %s(dst, x, w, bias *float32, geom *asmRow)\n", name)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-40\n", name)
+	maxP, nreg := 16, 32
+	if !v.mask {
+		maxP, nreg = 8, 16
+	}
+	wreg := maxP     // K weight registers
+	xreg := wreg + K // two input registers
+	if xreg+2 > nreg {
+		log.Fatalf("%s: needs %d registers", name, xreg+2)
+	}
+	p("MOVQ geom+32(FP), CX")
+	p("MOVQ %s, R8", rPix)
+	p("LEAQ (R8)(R8*2), R9")
+	p("LEAQ (R8)(R8*4), R10")
+	p("LEAQ (R9)(R8*4), R11")
+	p("MOVQ $0, %s", rChunkLo)
+	label(name + "_chunk")
+	p("MOVQ %s, AX", rChunkLo)
+	p("ADDQ %s, AX", rChunk)
+	p("CMPQ AX, %s", rChanEnd)
+	p("JLE 2(PC)")
+	p("MOVQ %s, AX", rChanEnd)
+	p("MOVQ AX, %s", rChunkHi)
+	p("MOVQ x+8(FP), SI")
+	p("ADDQ %s, SI", rXOff)
+	p("MOVQ dst+0(FP), DI")
+	p("MOVQ %s, AX", rJLo)
+	p("MOVQ %s, BX", rJHi)
+	p("MOVQ %s, DX", rOW)
+	sizes := []int{16, 14, 8, 7, 4, 2, 1}
+	if !v.mask {
+		sizes = []int{8, 7, 4, 2, 1}
+	}
+	// The groups start at the largest size not above the geometry's start
+	// size and go down greedily, each size repeated while it fits.
+	p("MOVQ %s, R12", rStart)
+	for _, P := range sizes[:len(sizes)-1] {
+		p("CMPQ R12, $%d", P)
+		p("JGE %s_%d", name, P)
+	}
+	for _, P := range sizes {
+		l := fmt.Sprintf("%s_%d", name, P)
+		ncols := (P-1)*S + K
+		label(l)
+		p("CMPQ DX, $%d", P)
+		p("JLT %s_next", l)
+		p("MOVQ %s, R12", rChunkLo)
+		p("MOVQ R12, %s", rChan)
+		label(l + "_chan")
+		if v.mask {
+			p("MOVQ %s, R13", rNC)
+			p("MOVQ %s, R12", rChan)
+			p("SHRQ $2, R12")
+			p("SUBQ R12, R13")
+			p("CMPQ R13, $16")
+			p("JLE 2(PC)")
+			p("MOVQ $16, R13")
+			p("LEAQ ·laneMasks(SB), R12")
+			p("KMOVW (R12)(R13*2), K1")
+		}
+		// Accumulators start at the bias or zero.
+		p("MOVQ bias+24(FP), R12")
+		p("TESTQ R12, R12")
+		p("JZ %s_zero", l)
+		p("ADDQ %s, R12", rChan)
+		v.load("(R12)", 0)
+		for i := 1; i < P; i++ {
+			p("VMOVAPS %s, %s", v.r(0), v.r(i))
+		}
+		p("JMP %s_init", l)
+		label(l + "_zero")
+		for i := 0; i < P; i++ {
+			v.zero(i)
+		}
+		label(l + "_init")
+		p("MOVQ SI, R13")
+		p("ADDQ %s, R13", rChan)
+		p("MOVQ w+16(FP), R14")
+		p("ADDQ %s, R14", rChan)
+		p("MOVQ %s, R15", rNKY)
+		p("CMPQ AX, $0")
+		p("JGT %s_edge", l)
+		p("CMPQ BX, $%d", ncols)
+		p("JLT %s_edge", l)
+		for _, edge := range []bool{false, true} {
+			kl := l + "_ky"
+			if edge {
+				label(l + "_edge")
+				kl = l + "_edgeky"
+			}
+			label(kl)
+			for kx := 0; kx < K; kx++ {
+				v.load(scaled("R14", kx), wreg+kx)
+			}
+			p("MOVQ R13, R12")
+			for j := 0; j < ncols; j++ {
+				if j > 0 && j%8 == 0 {
+					p("LEAQ (R12)(R8*8), R12")
+				}
+				skip := fmt.Sprintf("%s_%d", kl, j)
+				if edge {
+					p("CMPQ AX, $%d", j)
+					p("JGT %s", skip)
+					p("CMPQ BX, $%d", j)
+					p("JLE %s", skip)
+				}
+				xr := xreg + j%2
+				v.load(scaled("R12", j%8), xr)
+				for kx := 0; kx < K; kx++ {
+					if (j-kx)%S != 0 {
+						continue
+					}
+					if q := (j - kx) / S; j >= kx && q < P {
+						p("VFMADD231PS %s, %s, %s", v.r(xr), v.r(wreg+kx), v.r(q))
+					}
+				}
+				if edge {
+					label(skip)
+				}
+			}
+			p("ADDQ %s, R13", rXRow)
+			p("ADDQ %s, R14", rWRow)
+			p("DECQ R15")
+			p("JNZ %s", kl)
+			if !edge {
+				p("JMP %s_store", l)
+			}
+		}
+		label(l + "_store")
+		p("MOVQ DI, R12")
+		p("ADDQ %s, R12", rChan)
+		for i := 0; i < P; i++ {
+			if i > 0 && i%8 == 0 {
+				p("LEAQ (R12)(R8*8), R12")
+			}
+			v.store(i, scaled("R12", i%8))
+		}
+		p("MOVQ %s, R12", rChan)
+		p("ADDQ $%d, R12", 4*v.width)
+		p("MOVQ R12, %s", rChan)
+		p("CMPQ R12, %s", rChunkHi)
+		p("JLT %s_chan", l)
+		p("IMUL3Q $%d, R8, R12", P*S)
+		p("ADDQ R12, SI")
+		p("IMUL3Q $%d, R8, R12", P)
+		p("ADDQ R12, DI")
+		p("SUBQ $%d, AX", P*S)
+		p("SUBQ $%d, BX", P*S)
+		p("SUBQ $%d, DX", P)
+		p("JMP %s", l)
+		label(l + "_next")
+	}
+	p("MOVQ %s, AX", rChunkHi)
+	p("MOVQ AX, %s", rChunkLo)
+	p("CMPQ AX, %s", rChanEnd)
+	p("JLT %s_chunk", name)
+	p("VZEROUPPER")
+	p("RET")
+	out.WriteString("\n")
+}
+
 func main() {
 	out.WriteString("// Code generated by gen_amd64.go; DO NOT EDIT.\n\n//go:build amd64 && !noasm\n\n#include \"textflag.h\"\n\n")
 	avx512 := isa{name: "AVX512", reg: "Z", width: 16, mask: true}
@@ -283,6 +476,13 @@ func main() {
 	taps(avx2)
 	dot(avx512)
 	dot(avx2)
+	for _, v := range []isa{avx512, avx2} {
+		for _, K := range []int{3, 5} {
+			for _, S := range []int{1, 2} {
+				row(v, K, S)
+			}
+		}
+	}
 	if err := os.WriteFile("kernel_amd64.s", out.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}

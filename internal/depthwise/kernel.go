@@ -28,6 +28,17 @@ type dot struct {
 	outTap, aPix, bPix, bTap int
 }
 
+// row describes one call of the row kernel: output row d0 of ow pixels
+// from the nky input rows at x0, x0+xRow, ... (each w pixels wide, pix
+// elements per pixel) and the weights of the matching kernel rows from
+// w0, for all k horizontal taps, padL zero columns on the left and the
+// given stride. Channels nc; pixels are pix apart in dst, x and the
+// weights' taps.
+type row struct {
+	nc, ow, nky, k, stride, w, padL int
+	pix, xRow                       int
+}
+
 // maxDotTaps bounds dot.ntap: the assembly keeps two sets of ntap
 // accumulators (two pixels in flight) plus two dy registers, which for
 // five taps uses 12 of the 16 ymm registers of AVX2.
@@ -38,6 +49,9 @@ type kernels struct {
 	name string
 	taps func(dst []float32, d0 int, x []float32, x0 int, w []float32, w0 int, bias []float32, g taps)
 	dot  func(out []float32, o0 int, a []float32, a0 int, b []float32, b0 int, g dot)
+	// row, when not nil, computes the first channels of a whole output
+	// row in one call and returns how many; the caller does the rest.
+	row func(dst []float32, d0 int, x []float32, x0 int, w []float32, w0 int, bias []float32, g row) int
 }
 
 // goKernels is the portable implementation, used on CPUs without AVX2 and

@@ -33,9 +33,46 @@ func dotAVX512(out, a, b *float32, geom *asmDot)
 //go:noescape
 func dotAVX2(out, a, b *float32, geom *asmDot)
 
+// asmRow is a row call as the assembly reads it: byte strides, the input
+// column bounds jlo, jhi of the first pixel group and the byte offset of
+// its first column, the channel chunk in bytes and the first group size;
+// chanOff, chunkLo and chunkHi are the kernel's scratch. Field offsets are
+// fixed in gen_amd64.go.
+type asmRow struct {
+	nc, ow, nky, xRow, wRow, pix int
+	jlo, jhi, xOff               int
+	chanOff, chanEnd             int
+	chunk, chunkLo, chunkHi      int
+	start                        int
+}
+
+//go:noescape
+func rowK3S1AVX512(dst, x, w, bias *float32, geom *asmRow)
+
+//go:noescape
+func rowK3S2AVX512(dst, x, w, bias *float32, geom *asmRow)
+
+//go:noescape
+func rowK5S1AVX512(dst, x, w, bias *float32, geom *asmRow)
+
+//go:noescape
+func rowK5S2AVX512(dst, x, w, bias *float32, geom *asmRow)
+
+//go:noescape
+func rowK3S1AVX2(dst, x, w, bias *float32, geom *asmRow)
+
+//go:noescape
+func rowK3S2AVX2(dst, x, w, bias *float32, geom *asmRow)
+
+//go:noescape
+func rowK5S1AVX2(dst, x, w, bias *float32, geom *asmRow)
+
+//go:noescape
+func rowK5S2AVX2(dst, x, w, bias *float32, geom *asmRow)
+
 var (
-	avx512Kernels = kernels{name: "avx512", taps: tapsAVX512Go, dot: dotAVX512Go}
-	avx2Kernels   = kernels{name: "avx2", taps: tapsAVX2Go, dot: dotAVX2Go}
+	avx512Kernels = kernels{name: "avx512", taps: tapsAVX512Go, dot: dotAVX512Go, row: rowAVX512Go}
+	avx2Kernels   = kernels{name: "avx2", taps: tapsAVX2Go, dot: dotAVX2Go, row: rowAVX2Go}
 )
 
 // available lists the kernels this CPU runs, fastest first. The x/sys/cpu
@@ -147,9 +184,92 @@ func dotAVX2Go(out []float32, o0 int, a []float32, a0 int, b []float32, b0 int, 
 	}
 }
 
+// hasRow reports whether a row kernel covers the geometry: the kernel
+// sizes and strides of EfficientNet.
+func hasRow(g *row) bool { return (g.k == 3 || g.k == 5) && (g.stride == 1 || g.stride == 2) }
+
+// runRow proves the accesses of a row call in bounds and runs the row
+// kernel on its first nc channels. The kernels are called directly, not
+// through a function value, so that the geometry stays on the stack.
+func runRow(avx512 bool, maxGroup int, dst []float32, d0 int, x []float32, x0 int, w []float32, w0 int, bias []float32, g *row, nc int) {
+	lo, hi := span(d0, nc, g.ow, g.pix, 1, 0, 1, 0)
+	checkSpan("output", lo, hi, len(dst))
+	lo, hi = span(x0, nc, g.nky, g.xRow, g.w, g.pix, 1, 0)
+	checkSpan("input", lo, hi, len(x))
+	lo, hi = span(w0, nc, g.nky, g.k*g.pix, g.k, g.pix, 1, 0)
+	checkSpan("weight", lo, hi, len(w))
+	if bias != nil && len(bias) < nc {
+		panic("depthwise: bias too short")
+	}
+	if g.nky < 1 || g.ow < 1 || !hasRow(g) {
+		panic("depthwise: bad row call")
+	}
+	a := asmRow{
+		nc: nc, ow: g.ow, nky: g.nky, xRow: 4 * g.xRow, wRow: 4 * g.k * g.pix, pix: 4 * g.pix,
+		jlo: g.padL, jhi: g.w + g.padL, xOff: -4 * g.padL * g.pix, chanEnd: 4 * nc,
+		chunk: 4 * rowChunk, start: groupSize(g.ow, maxGroup),
+	}
+	pd, px, pw, pb := &dst[d0], &x[x0], &w[w0], biasPtr(bias)
+	switch {
+	case avx512 && g.k == 3 && g.stride == 1:
+		rowK3S1AVX512(pd, px, pw, pb, &a)
+	case avx512 && g.k == 3:
+		rowK3S2AVX512(pd, px, pw, pb, &a)
+	case avx512 && g.stride == 1:
+		rowK5S1AVX512(pd, px, pw, pb, &a)
+	case avx512:
+		rowK5S2AVX512(pd, px, pw, pb, &a)
+	case g.k == 3 && g.stride == 1:
+		rowK3S1AVX2(pd, px, pw, pb, &a)
+	case g.k == 3:
+		rowK3S2AVX2(pd, px, pw, pb, &a)
+	case g.stride == 1:
+		rowK5S1AVX2(pd, px, pw, pb, &a)
+	default:
+		rowK5S2AVX2(pd, px, pw, pb, &a)
+	}
+}
+
+func rowAVX512Go(dst []float32, d0 int, x []float32, x0 int, w []float32, w0 int, bias []float32, g row) int {
+	if !hasRow(&g) || g.nc == 0 {
+		return 0
+	}
+	runRow(true, 16, dst, d0, x, x0, w, w0, bias, &g, g.nc)
+	return g.nc
+}
+
+// rowAVX2Go runs whole blocks of eight channels and leaves the rest to the
+// caller.
+func rowAVX2Go(dst []float32, d0 int, x []float32, x0 int, w []float32, w0 int, bias []float32, g row) int {
+	nc8 := g.nc &^ 7
+	if !hasRow(&g) || nc8 == 0 {
+		return 0
+	}
+	runRow(false, 8, dst, d0, x, x0, w, w0, bias, &g, nc8)
+	return nc8
+}
+
 // laneMasks[n] has the low n of 16 bits set: the opmask of a block with n
 // channels left. The AVX-512 kernels read it; it is never written.
 var laneMasks = [17]uint16{
 	0x0000, 0x0001, 0x0003, 0x0007, 0x000f, 0x001f, 0x003f, 0x007f,
 	0x00ff, 0x01ff, 0x03ff, 0x07ff, 0x0fff, 0x1fff, 0x3fff, 0x7fff, 0xffff,
+}
+
+// rowChunk is how many channels the row kernels take through all pixel
+// groups of a row before moving on: four vectors of AVX-512, so that a
+// group's input columns are read in runs of 256 contiguous bytes, while a
+// chunk of K input rows stays in L1 for the next group even in rows of
+// 1152 channels. (Measured on B0's shapes, 16 to all channels made less
+// difference than the noise on shapes bound by memory; narrow rows of many
+// channels, in cache, were fastest around 64.)
+const rowChunk = 64
+
+// groupSize returns the pixel group size that splits a row of ow pixels
+// into the fewest groups of at most max pixels, as evenly as possible:
+// B0's rows of 56, 28, 14 and 7 go in groups of 14 or 7 rather than 16 and
+// a ragged remainder of short groups.
+func groupSize(ow, max int) int {
+	n := (ow + max - 1) / max
+	return (ow + n - 1) / n
 }
