@@ -78,7 +78,6 @@ type Conv2D[T Float] struct {
 	epiZero             []T       // always zero; see epilogueRun
 	epiZero2            []float64 // always zero
 	epiSums             []float64
-	wScaled             []T // per-sample weights of an input-scaled ForwardEval
 }
 
 type convPath int

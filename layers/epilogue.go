@@ -4,16 +4,14 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/effnet-go/effnet/internal/gemm"
 	"github.com/effnet-go/effnet/internal/parallel"
-	"github.com/effnet-go/effnet/internal/tensor"
 	"github.com/effnet-go/effnet/internal/vmath"
 )
 
 // Epilogue is per-output-channel work that ForwardEval applies to a
 // convolution's output, in this order:
 //
-//	y = Act(conv(x ⊙ InScale)·Scale + Bias) + Residual
+//	y = Act(conv(x)·Scale + Bias) + Residual
 //
 // and, when Means is set, Means[n, c] = the mean of y[n, ·, ·, c] over the
 // positions of sample n (squeeze-excite's pooling). In inference a
@@ -21,10 +19,6 @@ import (
 // BatchNorm2D.EvalAffine), the activation, the residual add and the
 // pooling then cost one pass over memory instead of four or five.
 type Epilogue[T Float] struct {
-	// InScale, [N, In], scales each input channel of each sample before
-	// a pointwise convolution: squeeze-excite's gate, applied by scaling
-	// the weights per sample rather than by a pass over the input.
-	InScale     *Tensor[T]
 	Scale, Bias []T        // per output channel; nil means 1 or 0
 	Act         Activation // Identity for none
 	Residual    *Tensor[T] // nil, or a tensor of the output's shape
@@ -49,13 +43,10 @@ func (bn *BatchNorm2D[T]) EvalAffine(scale, bias []T) {
 }
 
 // check reports an epilogue that does not fit output shape [n, oh, ow, c]
-// of layer.
-func (e *Epilogue[T]) check(layer *Conv2D[T], n, oh, ow, c int) error {
+// of layer; layer is a fmt.Stringer so that its name is only formatted
+// for an error.
+func (e *Epilogue[T]) check(layer fmt.Stringer, n, oh, ow, c int) error {
 	switch {
-	case e.InScale != nil && layer.path != convPathPointwise:
-		return fmt.Errorf("layers: %v: epilogue input scaling needs a pointwise convolution", layer)
-	case e.InScale != nil && !e.InScale.HasShape(n, layer.cfg.In):
-		return &ShapeError{Layer: layer.String(), Want: fmt.Sprintf("[%d %d]", n, layer.cfg.In), Got: e.InScale.Shape, Argument: "input scale"}
 	case e.Scale != nil && len(e.Scale) != c:
 		return fmt.Errorf("layers: %v: epilogue scale has %d values for %d channels", layer, len(e.Scale), c)
 	case e.Bias != nil && len(e.Bias) != c:
@@ -79,13 +70,7 @@ func (c *Conv2D[T]) ForwardEval(x *Tensor[T], e *Epilogue[T]) (*Tensor[T], error
 			return nil, err
 		}
 	}
-	var y *Tensor[T]
-	var err error
-	if e != nil && e.InScale != nil {
-		y, err = c.forwardInScaled(x, e.InScale)
-	} else {
-		y, err = c.Forward(x, Eval)
-	}
+	y, err := c.Forward(x, Eval)
 	if err != nil || e == nil {
 		return y, err
 	}
@@ -101,46 +86,6 @@ func (c *Conv2D[T]) ForwardEval(x *Tensor[T], e *Epilogue[T]) (*Tensor[T], error
 	}
 	c.epi = epilogueRun[T]{}
 	return y, nil
-}
-
-// forwardInScaled is an Eval Forward of a pointwise convolution on x with
-// input channel i of sample n scaled by s[n, i]: per sample, one product
-// with the weights scaled by that sample's row of s, W·diag(s[n]). The
-// weights are far smaller than a sample's activations in all but the last
-// stages of an EfficientNet, and even there (49 pixels, 1152→192 channels)
-// scaling them costs 2 % of the product, while scaling x would cost a
-// pass over it.
-func (c *Conv2D[T]) forwardInScaled(x, s *Tensor[T]) (*Tensor[T], error) {
-	if x.Dims() != 4 || x.Shape[3] != c.cfg.In || x.Shape[0] < 1 || x.Shape[1] < 1 || x.Shape[2] < 1 {
-		return nil, &ShapeError{Layer: c.String(), Want: fmt.Sprintf("[N H W %d]", c.cfg.In), Got: x.Shape, Argument: "input"}
-	}
-	in, out := c.cfg.In, c.cfg.Out
-	c.n, c.h, c.w = x.Shape[0], x.Shape[1], x.Shape[2]
-	c.oh, c.ow, c.padT, c.padL = c.h, c.w, 0, 0
-	c.out = tensor.Ensure(c.out, c.n, c.h, c.w, out)
-	c.x = nil
-	hw := c.h * c.w
-	c.wScaled = convEnsure(c.wScaled, out*in)
-	w := c.Weight.Value.Data
-	for n := range c.n {
-		g := s.Data[n*in : (n+1)*in]
-		for o := range out {
-			wo, so := w[o*in:(o+1)*in], c.wScaled[o*in:(o+1)*in]
-			for i, v := range wo {
-				so[i] = v * g[i]
-			}
-		}
-		y := c.out.Data[n*hw*out : (n+1)*hw*out]
-		var beta T
-		if c.Bias != nil {
-			for p := range hw {
-				copy(y[p*out:(p+1)*out], c.Bias.Value.Data)
-			}
-			beta = 1
-		}
-		gemm.Gemm(false, true, hw, out, in, 1, x.Data[n*hw*in:(n+1)*hw*in], in, c.wScaled, in, beta, y, out)
-	}
-	return c.out, nil
 }
 
 // epilogueRun holds the operands of one ForwardEval's epilogue pass.

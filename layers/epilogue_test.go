@@ -174,35 +174,3 @@ func to32(v []float64) []float32 {
 	}
 	return out
 }
-
-// TestForwardEvalInScale: scaling the input channels through the weights
-// per sample gives what scaling the input first gives. float64, the same
-// products summed in the same order, except that each product is
-// x·(w·s) instead of (x·s)·w: a rounding apart, so 1e-13.
-func TestForwardEvalInScale(t *testing.T) {
-	for _, bias := range []bool{false, true} {
-		cfg := Conv2DConfig{In: 12, Out: 20, Kernel: 1, Bias: bias, Padding: PadSymmetric}
-		conv := newTestConv(t, cfg, 3)
-		x := convRand(11, 3, 5, 6, 12)
-		s := convRand(12, 3, 12)
-		xs := x.Clone()
-		for i := range xs.Data {
-			xs.Data[i] *= s.Data[(i/(30*12))*12+i%12]
-		}
-		res := convRand(13, 3, 5, 6, 20)
-		want, err := conv.ForwardEval(xs, &Epilogue[float64]{Act: SiLU, Residual: res})
-		require.NoError(t, err)
-		want = want.Clone()
-		got, err := conv.ForwardEval(x, &Epilogue[float64]{InScale: s, Act: SiLU, Residual: res})
-		require.NoError(t, err)
-		requireClose(t, "output", want.Data, got.Data, 1e-13)
-	}
-	dw := newTestConv(t, Conv2DConfig{In: 4, Out: 4, Kernel: 3, Groups: 4, Padding: PadSymmetric}, 1)
-	_, err := dw.ForwardEval(convRand(1, 2, 5, 5, 4), &Epilogue[float64]{InScale: tensor.New[float64](2, 4)})
-	require.ErrorContains(t, err, "pointwise")
-	pw := newTestConv(t, Conv2DConfig{In: 4, Out: 3, Kernel: 1, Padding: PadSymmetric}, 1)
-	_, err = pw.ForwardEval(convRand(1, 2, 5, 5, 4), &Epilogue[float64]{InScale: tensor.New[float64](2, 3)})
-	var se *ShapeError
-	require.ErrorAs(t, err, &se)
-	require.Equal(t, "input scale", se.Argument)
-}

@@ -13,35 +13,13 @@ import (
 // place, returning x. Working in place saves an activation-sized tensor
 // and its memory pass; x must be scratch the caller does not need again.
 func (s *SqueezeExcite[T]) ScaleEval(x, means *Tensor[T]) (*Tensor[T], error) {
+	s.ready = false
 	if x.Dims() != 4 || x.Shape[3] != s.Channels || x.Shape[1]*x.Shape[2] == 0 {
-		s.ready = false
 		return nil, &ShapeError{Layer: s.String(), Want: fmt.Sprintf("[N H W %d] with H·W > 0", s.Channels),
 			Got: append([]int(nil), x.Shape...), Argument: "input"}
 	}
 	if !means.HasShape(x.Shape[0], s.Channels) {
-		s.ready = false
 		return nil, &ShapeError{Layer: s.String(), Want: fmt.Sprintf("[%d %d]", x.Shape[0], s.Channels),
-			Got: append([]int(nil), means.Shape...), Argument: "means"}
-	}
-	if _, err := s.GateEval(means); err != nil {
-		return nil, err
-	}
-	s.hw = x.Shape[1] * x.Shape[2]
-	own := s.y
-	s.x, s.y = x, x
-	parallel.For(x.Shape[0]*s.hw, max(1, ewGrain/s.Channels), s.scale)
-	s.x, s.y = nil, own
-	return x, nil
-}
-
-// GateEval returns the Eval-mode gate [N, C] for channel means [N, C],
-// without applying it: for a caller that folds it into the next layer
-// (Epilogue.InScale of a pointwise convolution). The tensor is the
-// layer's own, overwritten by its next Forward.
-func (s *SqueezeExcite[T]) GateEval(means *Tensor[T]) (*Tensor[T], error) {
-	s.ready = false
-	if means.Dims() != 2 || means.Shape[1] != s.Channels {
-		return nil, &ShapeError{Layer: s.String(), Want: fmt.Sprintf("[N %d]", s.Channels),
 			Got: append([]int(nil), means.Shape...), Argument: "means"}
 	}
 	z, err := s.Reduce.Forward(means, Eval)
@@ -58,5 +36,10 @@ func (s *SqueezeExcite[T]) GateEval(means *Tensor[T]) (*Tensor[T], error) {
 	for i, v := range z.Data {
 		s.gate.Data[i] = actSigmoid(v)
 	}
-	return s.gate, nil
+	s.hw = x.Shape[1] * x.Shape[2]
+	own := s.y
+	s.x, s.y = x, x
+	parallel.For(x.Shape[0]*s.hw, max(1, ewGrain/s.Channels), s.scale)
+	s.x, s.y = nil, own
+	return x, nil
 }

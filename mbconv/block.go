@@ -190,7 +190,8 @@ func (b *Block[T]) forwardEval(x *tensor.Tensor[T]) (*tensor.Tensor[T], error) {
 	b.dwEpi.Means = nil
 	if b.SE != nil {
 		// The depthwise convolution pools for squeeze-excite as it
-		// writes.
+		// writes; its output is scratch in Eval, so the gate scales it
+		// in place.
 		b.means = tensor.Ensure(b.means, h.Shape[0], b.Config.Mid)
 		b.dwEpi.Means = b.means
 	}
@@ -199,20 +200,18 @@ func (b *Block[T]) forwardEval(x *tensor.Tensor[T]) (*tensor.Tensor[T], error) {
 	if err != nil {
 		return nil, fmt.Errorf("%v: %w", b, err)
 	}
-	b.projectEpi.InScale, b.projectEpi.Residual = nil, nil
 	if b.SE != nil {
-		// The gate scales the project convolution's weights per sample
-		// rather than its input.
-		if b.projectEpi.InScale, err = b.SE.GateEval(b.means); err != nil {
+		if h, err = b.SE.ScaleEval(h, b.means); err != nil {
 			return nil, fmt.Errorf("%v: %w", b, err)
 		}
 	}
 	b.ProjectBN.EvalAffine(b.projectEpi.Scale, b.projectEpi.Bias)
+	b.projectEpi.Residual = nil
 	if b.Config.Skip {
 		b.projectEpi.Residual = x
 	}
 	h, err = b.Project.ForwardEval(h, &b.projectEpi)
-	b.projectEpi.InScale, b.projectEpi.Residual = nil, nil
+	b.projectEpi.Residual = nil
 	if err != nil {
 		return nil, fmt.Errorf("%v: %w", b, err)
 	}
