@@ -4,10 +4,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
+
+	"github.com/effnet-go/effnet/internal/parallel"
+	"github.com/effnet-go/effnet/internal/vmath"
 )
 
 // benchShape is one product C = op(A)·op(B) of the benchmarks.
@@ -141,6 +145,43 @@ func BenchmarkGonumSgemm(b *testing.B) {
 			}
 			runBench(b, s, func(d benchData) {
 				impl.Sgemm(ta, tb, s.m, s.n, s.k, 1, d.a, d.lda, d.b, d.ldb, 0, d.c, d.ldc)
+			})
+		})
+	}
+}
+
+// BenchmarkEpilogue compares a forward 1×1 convolution with folded batch
+// normalisation and SiLU done by GemmEpilogue with the same work done as
+// Gemm followed by separate passes over C (vmath's NormRows and SiLU,
+// spread over the cores as the layers do). GFLOP/s counts the product only.
+func BenchmarkEpilogue(b *testing.B) {
+	workers := runtime.GOMAXPROCS(0)
+	for _, s := range b0Shapes() {
+		if !strings.HasPrefix(s.name, "fwd/") {
+			continue
+		}
+		scale, bias := make([]float32, s.n), make([]float32, s.n)
+		for j := range scale {
+			scale[j], bias[j] = 0.5+float32(j%7)/7, float32(j%5)/5-0.4
+		}
+		zeros := make([]float32, s.n)
+		b.Run("fused/"+s.name, func(b *testing.B) {
+			e := &Epilogue{Scale: scale, Bias: bias, Act: ActSiLU}
+			runBench(b, s, func(d benchData) {
+				sgemmEpi(fastest, workers, s.transA, s.transB, s.m, s.n, s.k, 1, d.a, d.lda, d.b, d.ldb, 0, d.c, d.ldc, e)
+			})
+		})
+		b.Run("separate/"+s.name, func(b *testing.B) {
+			var c []float32
+			passes := func(lo, hi int) {
+				x := c[lo*s.n : hi*s.n]
+				vmath.NormRows(x, x, zeros, scale, bias)
+				vmath.SiLU(x, nil, x)
+			}
+			runBench(b, s, func(d benchData) {
+				sgemm(fastest, workers, s.transA, s.transB, s.m, s.n, s.k, 1, d.a, d.lda, d.b, d.ldb, 0, d.c, d.ldc)
+				c = d.c
+				parallel.For(s.m, 64, passes)
 			})
 		})
 	}

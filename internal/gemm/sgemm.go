@@ -2,7 +2,6 @@ package gemm
 
 import (
 	"sync"
-	"sync/atomic"
 
 	"github.com/effnet-go/effnet/internal/parallel"
 )
@@ -98,11 +97,11 @@ func chooseSplit(k *microKernel, workers, m, n, kk int) (splitKind, int) {
 	if parts <= 1 {
 		return splitNone, 1
 	}
-	// With rows for several row blocks per chunk, deal the rows out in
+	// With rows for a few register tiles per chunk, deal the rows out in
 	// chunks on demand, so that a worker slowed by other work on its core
-	// (or a slower core) does not hold up the call. Each chunk repacks B,
-	// hence the minimum chunk size.
-	if kind == splitM && m >= dynamicChunks*workers*k.mc {
+	// (or a slower core) does not hold up the call. B is packed once for
+	// all chunks, so a chunk costs only its share of the B block reads.
+	if kind == splitM && m >= dynamicChunks*workers*minChunkTiles*k.mr {
 		return splitMDynamic, workers
 	}
 	return kind, parts
@@ -122,11 +121,19 @@ type task struct {
 	ldc            int
 	split          splitKind
 	parts          int
-	next           atomic.Int64 // next chunk for splitMDynamic
 	ws             []*workspace
-	// partsFn is the method value runParts, made once per pooled task so
-	// that handing it to parallel.For does not allocate per call.
-	partsFn func(lo, hi int)
+	// pb is op(B) packed whole, shared by every row chunk of an M split
+	// (see packShared); it is reused across calls like the workspaces.
+	pb []float32
+	// chunks is the number of row chunks of an M split.
+	chunks int
+	// epi is the epilogue, when hasEpi.
+	epi    epiState
+	hasEpi bool
+	// partsFn, packFn and rowsFn are the method values runParts, packUnits
+	// and runRows, made once per pooled task so that handing them to
+	// parallel.For does not allocate per call.
+	partsFn, packFn, rowsFn func(lo, hi int)
 }
 
 // rangeOf returns part i's share [lo, hi) of t tiles of size s covering n.
@@ -147,28 +154,15 @@ func (t *task) runParts(lo, hi int) {
 func (t *task) run(i int) {
 	k, w := t.k, t.ws[i]
 	switch t.split {
-	case splitM:
-		lo, hi := rangeOf(i, t.parts, (t.m+k.mr-1)/k.mr, k.mr, t.m)
-		if lo < hi {
-			sgemmSerial(k, w, t.transA, t.transB, lo, hi-lo, 0, t.n, 0, t.kk, t.alpha, t.a, t.lda, t.b, t.ldb, t.beta, t.c[lo*t.ldc:], t.ldc)
-		}
-	case splitMDynamic:
-		chunks := dynamicChunks * t.parts
-		tiles := (t.m + k.mr - 1) / k.mr
-		for {
-			ch := int(t.next.Add(1) - 1)
-			if ch >= chunks {
-				return
-			}
-			lo, hi := rangeOf(ch, chunks, tiles, k.mr, t.m)
-			if lo < hi {
-				sgemmSerial(k, w, t.transA, t.transB, lo, hi-lo, 0, t.n, 0, t.kk, t.alpha, t.a, t.lda, t.b, t.ldb, t.beta, t.c[lo*t.ldc:], t.ldc)
-			}
-		}
 	case splitN:
 		lo, hi := rangeOf(i, t.parts, (t.n+k.nr-1)/k.nr, k.nr, t.n)
 		if lo < hi {
-			sgemmSerial(k, w, t.transA, t.transB, 0, t.m, lo, hi-lo, 0, t.kk, t.alpha, t.a, t.lda, t.b, t.ldb, t.beta, t.c[lo:], t.ldc)
+			var ep *epiView
+			if t.hasEpi {
+				v := t.epi.view(i, 0, lo, t.ldc)
+				ep = &v
+			}
+			sgemmSerial(k, w, t.transA, t.transB, 0, t.m, lo, hi-lo, 0, t.kk, t.alpha, t.a, t.lda, t.b, t.ldb, nil, t.beta, t.c[lo:], t.ldc, ep)
 		}
 	case splitK:
 		// Parts hold whole multiples of 16 steps so that the kernel's
@@ -179,7 +173,7 @@ func (t *task) run(i int) {
 				scale(t.m, t.n, t.beta, t.c, t.ldc)
 				return
 			}
-			sgemmSerial(k, w, t.transA, t.transB, 0, t.m, 0, t.n, lo, hi-lo, t.alpha, t.a, t.lda, t.b, t.ldb, t.beta, t.c, t.ldc)
+			sgemmSerial(k, w, t.transA, t.transB, 0, t.m, 0, t.n, lo, hi-lo, t.alpha, t.a, t.lda, t.b, t.ldb, nil, t.beta, t.c, t.ldc, nil)
 			return
 		}
 		w.c = grow(w.c, t.m*t.n)
@@ -187,49 +181,84 @@ func (t *task) run(i int) {
 			clear(w.c)
 			return
 		}
-		sgemmSerial(k, w, t.transA, t.transB, 0, t.m, 0, t.n, lo, hi-lo, t.alpha, t.a, t.lda, t.b, t.ldb, 0, w.c, t.n)
+		sgemmSerial(k, w, t.transA, t.transB, 0, t.m, 0, t.n, lo, hi-lo, t.alpha, t.a, t.lda, t.b, t.ldb, nil, 0, w.c, t.n, nil)
 	}
 }
 
 // sgemm computes C = alpha·op(A)·op(B) + beta·C with kernel k on up to
 // workers goroutines. Arguments are assumed valid (see Gemm).
 func sgemm(k *microKernel, workers int, transA, transB bool, m, n, kk int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmEpi(k, workers, transA, transB, m, n, kk, alpha, a, lda, b, ldb, beta, c, ldc, nil)
+}
+
+// sgemmEpi is sgemm followed by the epilogue e, when not nil, on the final C.
+func sgemmEpi(k *microKernel, workers int, transA, transB bool, m, n, kk int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, e *Epilogue) {
 	if m == 0 || n == 0 {
 		return
 	}
-	if kk == 0 || alpha == 0 {
-		scale(m, n, beta, c, ldc)
-		return
+	split, parts := splitNone, 1
+	if kk > 0 && alpha != 0 {
+		split, parts = chooseSplit(k, workers, m, n, kk)
 	}
-	split, parts := chooseSplit(k, workers, m, n, kk)
-	if split == splitNone {
+	if split == splitNone && e == nil {
+		if kk == 0 || alpha == 0 {
+			scale(m, n, beta, c, ldc)
+			return
+		}
 		w := getWorkspace(k, m, n, kk)
-		sgemmSerial(k, w, transA, transB, 0, m, 0, n, 0, kk, alpha, a, lda, b, ldb, beta, c, ldc)
+		sgemmSerial(k, w, transA, transB, 0, m, 0, n, 0, kk, alpha, a, lda, b, ldb, nil, beta, c, ldc, nil)
 		workspaces.Put(w)
 		return
 	}
 	t, _ := tasks.Get().(*task)
 	if t == nil {
 		t = new(task)
-		t.partsFn = t.runParts
+		t.partsFn, t.packFn, t.rowsFn = t.runParts, t.packUnits, t.runRows
 	}
-	t.next.Store(0)
 	t.k, t.transA, t.transB, t.m, t.n, t.kk = k, transA, transB, m, n, kk
 	t.alpha, t.beta, t.a, t.lda, t.b, t.ldb, t.c, t.ldc = alpha, beta, a, lda, b, ldb, c, ldc
 	t.split, t.parts, t.ws = split, parts, t.ws[:0]
-	for range parts {
-		t.ws = append(t.ws, getWorkspace(k, m, n, kk))
+	t.chunks = parts
+	if split == splitMDynamic {
+		t.chunks = dynamicChunks * workers
 	}
-	parallel.For(parts, 1, t.partsFn)
-	if split == splitK {
-		for _, w := range t.ws[1:] {
-			for i := range m {
-				ci := c[i*ldc : i*ldc+n]
-				for j, v := range w.c[i*n : i*n+n] {
-					ci[j] += v
-				}
-			}
+	t.hasEpi = e != nil
+	if t.hasEpi {
+		sumParts := 1
+		switch split {
+		case splitM, splitMDynamic:
+			sumParts = t.chunks
+		case splitN:
+			sumParts = parts
 		}
+		t.epi.prepare(e, n, sumParts)
+	}
+	switch split {
+	case splitNone:
+		if kk == 0 || alpha == 0 {
+			scale(m, n, beta, c, ldc)
+			v := t.epi.view(0, 0, 0, ldc)
+			v.apply(c, ldc, 0, m, 0, n)
+			break
+		}
+		w := getWorkspace(k, m, n, kk)
+		v := t.epi.view(0, 0, 0, ldc)
+		sgemmSerial(k, w, transA, transB, 0, m, 0, n, 0, kk, alpha, a, lda, b, ldb, nil, beta, c, ldc, &v)
+		workspaces.Put(w)
+	case splitM, splitMDynamic:
+		t.packShared()
+		parallel.For(t.chunks, 1, t.rowsFn)
+	default:
+		for range parts {
+			t.ws = append(t.ws, getWorkspace(k, m, n, kk))
+		}
+		parallel.For(parts, 1, t.partsFn)
+	}
+	if split == splitK {
+		t.reduceK()
+	}
+	if t.hasEpi {
+		t.epi.finish()
 	}
 	for i, w := range t.ws {
 		workspaces.Put(w)
@@ -238,6 +267,102 @@ func sgemm(k *microKernel, workers int, transA, transB bool, m, n, kk int, alpha
 	// Drop references to the caller's matrices before caching.
 	t.a, t.b, t.c, t.ws = nil, nil, nil, t.ws[:0]
 	tasks.Put(t)
+}
+
+// reduceK adds the partial products of a k split to C, and applies the
+// epilogue to each group of rows as soon as it is final.
+func (t *task) reduceK() {
+	const group = 8 // rows per epilogue call
+	c, ldc, n := t.c, t.ldc, t.n
+	var v epiView
+	if t.hasEpi {
+		v = t.epi.view(0, 0, 0, ldc)
+	}
+	for i0 := 0; i0 < t.m; i0 += group {
+		i1 := min(i0+group, t.m)
+		for _, w := range t.ws[1:] {
+			for i := i0; i < i1; i++ {
+				ci := c[i*ldc : i*ldc+n]
+				for j, x := range w.c[i*n : i*n+n] {
+					ci[j] += x
+				}
+			}
+		}
+		if t.hasEpi {
+			v.apply(c, ldc, i0, i1-i0, 0, n)
+		}
+	}
+}
+
+// packShared packs all of op(B) into t.pb for an M split, so that B is
+// packed once per call rather than once per worker and row chunk: with
+// transposed B (the forward 1×1 convolution, C = X·Wᵀ) each row chunk
+// repacking all of B cost as much as a tenth of the product. The blocks
+// are laid out as sgemmSerial reads them: the kc×nc block (jc, pc) at
+// packedOffset, its panels at jr·kc within it. The panels are packed in
+// parallel unless B is small enough that waking the workers costs more.
+func (t *task) packShared() {
+	k := t.k
+	t.pb = grow(t.pb, t.kk*roundUp(t.n, k.nr))
+	units := t.packUnitCount()
+	if t.kk*t.n <= serialPackFloats {
+		t.packUnits(0, units)
+		return
+	}
+	parallel.For(units, 1, t.packFn)
+}
+
+// serialPackFloats is the size of op(B) below which packShared packs in
+// the calling goroutine: about 10 µs of packing, the order of a parallel
+// wake-up.
+const serialPackFloats = 1 << 14
+
+// packUnitCount is the number of micro-panels (kc deep, nr wide) of op(B).
+func (t *task) packUnitCount() int {
+	return (t.kk + t.k.kc - 1) / t.k.kc * ((t.n + t.k.nr - 1) / t.k.nr)
+}
+
+// packUnits packs micro-panels [lo, hi) of op(B) into t.pb; unit u is
+// panel u mod panels of k block u / panels.
+func (t *task) packUnits(lo, hi int) {
+	k := t.k
+	panels := (t.n + k.nr - 1) / k.nr
+	for u := lo; u < hi; u++ {
+		pc := u / panels * k.kc
+		j := u % panels * k.nr
+		jc := j / k.nc * k.nc
+		kc := min(k.kc, t.kk-pc)
+		off := packedOffset(k, t.n, t.kk, jc, pc) + (j-jc)*kc
+		packB(k, t.transB, t.b, t.ldb, pc, j, kc, min(k.nr, t.n-j), t.pb[off:])
+	}
+}
+
+// packedOffset is where the packed kc×nc block of op(B) at row pc, column
+// jc starts in a whole packed op(B) with n columns and kk rows: column
+// blocks follow each other, and within one the k blocks, each as wide as
+// the column block rounded up to whole panels.
+func packedOffset(k *microKernel, n, kk, jc, pc int) int {
+	return jc*kk + pc*roundUp(min(k.nc, n-jc), k.nr)
+}
+
+// runRows computes row chunks [lo, hi) of C for an M split on the shared
+// packed B. Chunks are whole register tiles of rows.
+func (t *task) runRows(lo, hi int) {
+	k := t.k
+	w := getWorkspace(k, min(t.m, k.mc), 0, t.kk)
+	tiles := (t.m + k.mr - 1) / k.mr
+	for ch := lo; ch < hi; ch++ {
+		r0, r1 := rangeOf(ch, t.chunks, tiles, k.mr, t.m)
+		if r0 < r1 {
+			var ep *epiView
+			if t.hasEpi {
+				v := t.epi.view(ch, r0, 0, t.ldc)
+				ep = &v
+			}
+			sgemmSerial(k, w, t.transA, t.transB, r0, r1-r0, 0, t.n, 0, t.kk, t.alpha, t.a, t.lda, t.b, t.ldb, t.pb, t.beta, t.c[r0*t.ldc:], t.ldc, ep)
+		}
+	}
+	workspaces.Put(w)
 }
 
 // scale sets C = beta·C; beta == 0 writes zeros without reading C.
@@ -268,15 +393,24 @@ func scale(m, n int, beta float32, c []float32, ldc int) {
 // the 1×1-convolution shapes with few output channels are bound by memory
 // traffic that packing would double); a full B panel is read in place
 // when B is not transposed and one row block covers all of C's rows.
-func sgemmSerial(k *microKernel, w *workspace, transA, transB bool, i0, m, j0, n, p0, kk int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+//
+// When pb is not nil it holds all of op(B) packed by packShared (then j0
+// and p0 are 0 and n, kk the whole product's) and B is not packed here.
+//
+// When ep is not nil the epilogue runs on each mc×nc block of C right after
+// the block's last k block.
+func sgemmSerial(k *microKernel, w *workspace, transA, transB bool, i0, m, j0, n, p0, kk int, alpha float32, a []float32, lda int, b []float32, ldb int, pb []float32, beta float32, c []float32, ldc int, ep *epiView) {
 	mr, nr := k.mr, k.nr
-	directB := k.direct && !transB && m <= k.mc
+	directB := k.direct && !transB && m <= k.mc && pb == nil
 	for jc := 0; jc < n; jc += k.nc {
 		nc := min(k.nc, n-jc)
 		directA := k.direct && nc <= directPanels*nr
 		for pc := 0; pc < kk; pc += k.kc {
 			kc := min(k.kc, kk-pc)
-			if directB {
+			bBlock := w.b
+			if pb != nil {
+				bBlock = pb[packedOffset(k, n, kk, jc, pc):]
+			} else if directB {
 				// Only a ragged last panel needs packing (zero padding).
 				if last := nc / nr * nr; last < nc && k.panelWidth(nc-last) != nc-last {
 					packB(k, transB, b, ldb, p0+pc, j0+jc+last, kc, nc-last, w.b)
@@ -301,7 +435,7 @@ func sgemmSerial(k *microKernel, w *workspace, transA, transB bool, i0, m, j0, n
 				for jr := 0; jr < nc; jr += nr {
 					cols := min(nr, nc-jr)
 					width := k.panelWidth(cols)
-					bp, csB := w.b[jr*kc:], width
+					bp, csB := bBlock[jr*kc:], width
 					if directB && cols == width {
 						bp, csB = b[(p0+pc)*ldb+j0+jc+jr:], ldb
 					} else if directB {
@@ -321,6 +455,9 @@ func sgemmSerial(k *microKernel, w *workspace, transA, transB bool, i0, m, j0, n
 						k.run(kc, ap, rsA, csA, bp, csB, c[(ic+ir)*ldc+jc+jr:], ldc, alpha, bet, rows, cols)
 					}
 				}
+				if ep != nil && pc+kc == kk {
+					ep.apply(c, ldc, ic, mc, jc, nc)
+				}
 			}
 		}
 	}
@@ -328,6 +465,10 @@ func sgemmSerial(k *microKernel, w *workspace, transA, transB bool, i0, m, j0, n
 
 // dynamicChunks is the number of row chunks per worker of splitMDynamic.
 const dynamicChunks = 4
+
+// minChunkTiles is the fewest register tiles of rows in a chunk of
+// splitMDynamic.
+const minChunkTiles = 2
 
 // directPanels is the most column panels for which A is read in place
 // rather than packed.
