@@ -78,6 +78,8 @@ type Conv2D[T Float] struct {
 	epiZero             []T       // always zero; see epilogueRun
 	epiZero2            []float64 // always zero
 	epiSums             []float64
+	gemmEpi             gemm.Epilogue // the float32 epilogue of forwardEvalFused
+	meansEpi            Epilogue[T]   // Means alone, for means
 }
 
 type convPath int

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/effnet-go/effnet/internal/gemm"
 	"github.com/effnet-go/effnet/internal/parallel"
+	"github.com/effnet-go/effnet/internal/tensor"
 	"github.com/effnet-go/effnet/internal/vmath"
 )
 
@@ -70,6 +72,12 @@ func (c *Conv2D[T]) ForwardEval(x *Tensor[T], e *Epilogue[T]) (*Tensor[T], error
 			return nil, err
 		}
 	}
+	if e != nil && c.forwardEvalFused(x, e) {
+		if e.Means != nil {
+			c.means(e.Means)
+		}
+		return c.out, nil
+	}
 	y, err := c.Forward(x, Eval)
 	if err != nil || e == nil {
 		return y, err
@@ -86,6 +94,71 @@ func (c *Conv2D[T]) ForwardEval(x *Tensor[T], e *Epilogue[T]) (*Tensor[T], error
 	}
 	c.epi = epilogueRun[T]{}
 	return y, nil
+}
+
+// forwardEvalFused runs a float32 convolution that is a matrix product
+// (pointwise, or ungrouped through im2col) with the epilogue inside the
+// product (gemm.GemmEpilogue), each block of the output finished while in
+// cache, and reports whether it could; Means is left to the caller. x
+// has been checked to be a 4-d input.
+func (c *Conv2D[T]) forwardEvalFused(x *Tensor[T], e *Epilogue[T]) bool {
+	x32, ok := any(x.Data).([]float32)
+	if !ok || c.Bias != nil || x.Shape[3] != c.cfg.In || (e.Act != Identity && e.Act != SiLU) ||
+		(c.path != convPathPointwise && (c.path != convPathGeneral || c.cfg.Groups != 1)) {
+		return false
+	}
+	in, out, k, s := c.cfg.In, c.cfg.Out, c.cfg.Kernel, c.cfg.Stride
+	c.n, c.h, c.w = x.Shape[0], x.Shape[1], x.Shape[2]
+	c.oh, c.padT = convPad(c.cfg.Padding, c.h, k, s)
+	c.ow, c.padL = convPad(c.cfg.Padding, c.w, k, s)
+	c.out = tensor.Ensure(c.out, c.n, c.oh, c.ow, out)
+	c.x = nil
+	c.colValid = false
+	ge := &c.gemmEpi
+	*ge = gemm.Epilogue{Scale: any(e.Scale).([]float32), Bias: any(e.Bias).([]float32)}
+	if e.Act == SiLU {
+		ge.Act = gemm.ActSiLU
+	}
+	var res []float32
+	if e.Residual != nil {
+		res = any(e.Residual.Data).([]float32)
+	}
+	y, w := any(c.out.Data).([]float32), any(c.Weight.Value.Data).([]float32)
+	if c.path == convPathPointwise {
+		ge.Residual = res
+		gemm.GemmEpilogue(false, true, c.n*c.h*c.w, out, in, x32, in, w, in, y, out, ge)
+		*ge = gemm.Epilogue{}
+		return true
+	}
+	K := k * k * in
+	chunk := c.colChunk()
+	pix := c.oh * c.ow
+	c.col = convEnsure(c.col, chunk*pix*K)
+	col := any(c.col).([]float32)
+	for b0 := 0; b0 < c.n; b0 += chunk {
+		nb := min(chunk, c.n-b0)
+		c.im2col(x.Data, b0, nb)
+		lo, hi := b0*pix*out, (b0+nb)*pix*out
+		if res != nil {
+			ge.Residual = res[lo:hi]
+		}
+		gemm.GemmEpilogue(false, true, nb*pix, out, K, col, K, w, K, y[lo:hi], out, ge)
+	}
+	*ge = gemm.Epilogue{}
+	return true
+}
+
+// means sets m [N, Out] to the channel means of each sample of the last
+// output.
+func (c *Conv2D[T]) means(m *Tensor[T]) {
+	C := c.cfg.Out
+	c.epiZero = convEnsure(c.epiZero, C)
+	c.epiZero2 = convEnsure(c.epiZero2, C)
+	c.epiSums = convEnsure(c.epiSums, 2*c.n*C)
+	c.meansEpi.Means = m
+	c.epi = epilogueRun[T]{e: &c.meansEpi, y: c.out.Data, c: C, hw: c.oh * c.ow, zero: c.epiZero, zero2: c.epiZero2, sums: c.epiSums}
+	parallel.For(c.n, 1, c.epiSamples)
+	c.epi, c.meansEpi.Means = epilogueRun[T]{}, nil
 }
 
 // epilogueRun holds the operands of one ForwardEval's epilogue pass.
