@@ -32,7 +32,12 @@ func (s *Shape) check(what string, got, want int) {
 // over the taps inside the input. bias may be nil. Rows are independent,
 // so disjoint ranges may run concurrently.
 func (s *Shape) Forward(out, x, wt, bias []float32, lo, hi int) {
-	s.forward(best, out, x, wt, bias, lo, hi)
+	if bias == nil {
+		s.forward(best, out, x, wt, nil, lo, hi)
+		return
+	}
+	e := Epilogue{Bias: bias}
+	s.forward(best, out, x, wt, &e, lo, hi)
 }
 
 // InputGrad computes rows [lo, hi) of the N·H input rows of the input
@@ -61,14 +66,21 @@ func fill(dst []float32, npix, pix, C int, bias []float32) {
 	}
 }
 
-func (s *Shape) forward(ks *kernels, out, x, wt, bias []float32, lo, hi int) {
+// forward computes output rows [lo, hi) and runs the epilogue e (nil for
+// none) on each row while it is in cache.
+func (s *Shape) forward(ks *kernels, out, x, wt []float32, e *Epilogue, lo, hi int) {
 	C, k, st := s.C, s.K, s.Stride
 	s.check("input", len(x), s.N*s.H*s.W*C)
 	s.check("output", len(out), s.N*s.OH*s.OW*C)
 	s.check("weight", len(wt), k*k*C)
-	if bias != nil {
-		s.check("bias", len(bias), C)
-		bias = bias[:C]
+	// scale and bias are applied with the convolution when nothing needs
+	// the output before them.
+	var scale, bias []float32
+	if e != nil {
+		s.checkEpilogue(e)
+		if e.Stats == nil {
+			scale, bias = e.Scale, e.Bias
+		}
 	}
 	g := taps{dstPix: C, xPix: st * C, xTap: C, xRow: s.W * C, wTap: C, wRow: k * C}
 	rg := row{k: k, stride: st, w: s.W, padL: s.PadL, ow: s.OW, pix: C, xRow: s.W * C}
@@ -77,46 +89,50 @@ func (s *Shape) forward(ks *kernels, out, x, wt, bias []float32, lo, hi int) {
 		iy0 := oy*st - s.PadT
 		ky0, ky1 := max(0, -iy0), min(k, s.H-iy0)
 		row := r * s.OW * C
-		if ky1 <= ky0 {
-			fill(out[row:], s.OW, C, C, bias)
-			continue
-		}
 		c0 := 0
-		if ks.row != nil {
+		if ky1 <= ky0 {
+			fill(out[row:], s.OW, C, C, nil)
+		} else if ks.row != nil {
 			rg.nc, rg.nky = C, ky1-ky0
-			c0 = ks.row(out, row, x, (b*s.H+iy0+ky0)*s.W*C, wt, ky0*k*C, bias, rg)
-			if c0 == C {
-				continue
+			c0 = ks.row(out, row, x, (b*s.H+iy0+ky0)*s.W*C, wt, ky0*k*C, scale, bias, rg)
+		}
+		if c0 < C && ky1 > ky0 {
+			// The channels from c0 on go in runs of output pixels that
+			// see the same horizontal taps: the left border, the interior
+			// and the right border. The bias joins the sum only when no
+			// scale comes first.
+			g.nc, g.nky = C-c0, ky1-ky0
+			var cb []float32
+			if bias != nil && scale == nil {
+				cb = bias[c0:]
 			}
-		}
-		// The channels from c0 on go in runs of output pixels that see
-		// the same horizontal taps: the left border, the interior and the
-		// right border.
-		g.nc, g.nky = C-c0, ky1-ky0
-		var cb []float32
-		if bias != nil {
-			cb = bias[c0:]
-		}
-		for ox := 0; ox < s.OW; {
-			ix0 := ox*st - s.PadL
-			kx0, kx1 := max(0, -ix0), min(k, s.W-ix0)
-			end := ox + 1
-			for ; end < s.OW; end++ {
-				ix := end*st - s.PadL
-				if max(0, -ix) != kx0 || min(k, s.W-ix) != kx1 {
-					break
+			for ox := 0; ox < s.OW; {
+				ix0 := ox*st - s.PadL
+				kx0, kx1 := max(0, -ix0), min(k, s.W-ix0)
+				end := ox + 1
+				for ; end < s.OW; end++ {
+					ix := end*st - s.PadL
+					if max(0, -ix) != kx0 || min(k, s.W-ix) != kx1 {
+						break
+					}
 				}
+				g.npix = end - ox
+				d0 := row + ox*C + c0
+				if kx1 <= kx0 {
+					fill(out[d0:], g.npix, C, g.nc, cb)
+				} else {
+					g.nkx = kx1 - kx0
+					x0 := ((b*s.H+iy0+ky0)*s.W+ix0+kx0)*C + c0
+					ks.taps(out, d0, x, x0, wt, (ky0*k+kx0)*C+c0, cb, g)
+				}
+				ox = end
 			}
-			g.npix = end - ox
-			d0 := row + ox*C + c0
-			if kx1 <= kx0 {
-				fill(out[d0:], g.npix, C, g.nc, cb)
-			} else {
-				g.nkx = kx1 - kx0
-				x0 := ((b*s.H+iy0+ky0)*s.W+ix0+kx0)*C + c0
-				ks.taps(out, d0, x, x0, wt, (ky0*k+kx0)*C+c0, cb, g)
-			}
-			ox = end
+		}
+		if scale != nil || (bias != nil && ky1 <= ky0) {
+			affine(out[row:row+s.OW*C], C, c0, scale, bias)
+		}
+		if e != nil {
+			s.finishRow(out[row:row+s.OW*C], b, e)
 		}
 	}
 }

@@ -156,8 +156,8 @@ func TestKernelsAgainstReference(t *testing.T) {
 					out := nan32(len(ref.out))
 					rows := s.N * s.OH
 					split := rnd.IntN(rows + 1)
-					s.forward(ks, out, c.x, c.wt, c.bias, 0, split)
-					s.forward(ks, out, c.x, c.wt, c.bias, split, rows)
+					forwardBias(ks, &s, out, c.x, c.wt, c.bias, 0, split)
+					forwardBias(ks, &s, out, c.x, c.wt, c.bias, split, rows)
 					requireClose(t, name+" forward", out, ref.out, ref.outMag, ref.outTerms)
 
 					dx := nan32(len(ref.dx))
@@ -203,7 +203,7 @@ func TestWideRows(t *testing.T) {
 					s := c.s
 					ref := c.reference()
 					out := nan32(len(ref.out))
-					s.forward(ks, out, c.x, c.wt, c.bias, 0, s.N*s.OH)
+					forwardBias(ks, &s, out, c.x, c.wt, c.bias, 0, s.N*s.OH)
 					requireClose(t, fmt.Sprintf("%s/%v forward", ks.name, &s), out, ref.out, ref.outMag, ref.outTerms)
 				}
 			}
@@ -235,7 +235,7 @@ func TestFastMatchesFallback(t *testing.T) {
 				run        func(ks *kernels, dst []float32)
 				accumulate bool
 			}{
-				{"forward", len(ref.out), ref.outMag, ref.outTerms, func(ks *kernels, d []float32) { s.forward(ks, d, c.x, c.wt, c.bias, 0, s.N*s.OH) }, false},
+				{"forward", len(ref.out), ref.outMag, ref.outTerms, func(ks *kernels, d []float32) { forwardBias(ks, &s, d, c.x, c.wt, c.bias, 0, s.N*s.OH) }, false},
 				{"input gradient", len(ref.dx), ref.dxMag, ref.dxTerms, func(ks *kernels, d []float32) { s.inputGrad(ks, d, c.dy, c.wt, 0, s.N*s.H) }, false},
 				{"weight gradient", len(ref.dw), ref.dwMag, ref.dwTerms, func(ks *kernels, d []float32) { s.weightGrad(ks, d, nil, c.x, c.dy, 0, s.N*s.OH) }, true},
 			} {
@@ -277,4 +277,13 @@ func TestShortSlicePanics(t *testing.T) {
 	require.Panics(t, func() { s.Forward(make([]float32, 10), x, wt, nil, 0, 4) })
 	require.Panics(t, func() { s.InputGrad(x, x[:10], wt, 0, 4) })
 	require.Panics(t, func() { s.WeightGrad(wt[:10], nil, x, x, 0, 4) })
+}
+
+// forwardBias is Forward on the given kernels.
+func forwardBias(ks *kernels, s *Shape, out, x, wt, bias []float32, lo, hi int) {
+	if bias == nil {
+		s.forward(ks, out, x, wt, nil, lo, hi)
+		return
+	}
+	s.forward(ks, out, x, wt, &Epilogue{Bias: bias}, lo, hi)
 }

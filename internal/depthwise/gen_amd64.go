@@ -306,8 +306,8 @@ const (
 // left, R12 scratch. The channel offset lives in the geometry's scratch.
 func row(v isa, K, S int) {
 	name := fmt.Sprintf("rowK%dS%d%s", K, S, v.name)
-	fmt.Fprintf(&out, "// func %s(dst, x, w, bias *float32, geom *asmRow)\n", name)
-	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-40\n", name)
+	fmt.Fprintf(&out, "// func %s(dst, x, w, scale, bias *float32, geom *asmRow)\n", name)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
 	maxP, nreg := 16, 32
 	if !v.mask {
 		maxP, nreg = 8, 16
@@ -317,7 +317,7 @@ func row(v isa, K, S int) {
 	if xreg+2 > nreg {
 		log.Fatalf("%s: needs %d registers", name, xreg+2)
 	}
-	p("MOVQ geom+32(FP), CX")
+	p("MOVQ geom+40(FP), CX")
 	p("MOVQ %s, R8", rPix)
 	p("LEAQ (R8)(R8*2), R9")
 	p("LEAQ (R8)(R8*4), R10")
@@ -367,10 +367,14 @@ func row(v isa, K, S int) {
 			p("LEAQ ·laneMasks(SB), R12")
 			p("KMOVW (R12)(R13*2), K1")
 		}
-		// Accumulators start at the bias or zero.
-		p("MOVQ bias+24(FP), R12")
+		// Accumulators start at the bias, or at zero when there is no
+		// bias or a scale comes first.
+		p("MOVQ bias+32(FP), R12")
 		p("TESTQ R12, R12")
 		p("JZ %s_zero", l)
+		p("MOVQ scale+24(FP), R13")
+		p("TESTQ R13, R13")
+		p("JNZ %s_zero", l)
 		p("ADDQ %s, R12", rChan)
 		v.load("(R12)", 0)
 		for i := 1; i < P; i++ {
@@ -435,7 +439,27 @@ func row(v isa, K, S int) {
 				p("JMP %s_store", l)
 			}
 		}
+		// out = acc·scale + bias, in registers before the store.
 		label(l + "_store")
+		p("MOVQ scale+24(FP), R12")
+		p("TESTQ R12, R12")
+		p("JZ %s_put", l)
+		p("ADDQ %s, R12", rChan)
+		v.load("(R12)", xreg)
+		p("MOVQ bias+32(FP), R12")
+		p("TESTQ R12, R12")
+		p("JZ %s_nobias", l)
+		p("ADDQ %s, R12", rChan)
+		v.load("(R12)", xreg+1)
+		for i := 0; i < P; i++ {
+			p("VFMADD213PS %s, %s, %s", v.r(xreg+1), v.r(xreg), v.r(i))
+		}
+		p("JMP %s_put", l)
+		label(l + "_nobias")
+		for i := 0; i < P; i++ {
+			p("VMULPS %s, %s, %s", v.r(xreg), v.r(i), v.r(i))
+		}
+		label(l + "_put")
 		p("MOVQ DI, R12")
 		p("ADDQ %s, R12", rChan)
 		for i := 0; i < P; i++ {

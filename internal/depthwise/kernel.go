@@ -50,8 +50,9 @@ type kernels struct {
 	taps func(dst []float32, d0 int, x []float32, x0 int, w []float32, w0 int, bias []float32, g taps)
 	dot  func(out []float32, o0 int, a []float32, a0 int, b []float32, b0 int, g dot)
 	// row, when not nil, computes the first channels of a whole output
-	// row in one call and returns how many; the caller does the rest.
-	row func(dst []float32, d0 int, x []float32, x0 int, w []float32, w0 int, bias []float32, g row) int
+	// row in one call, each output times scale[c] plus bias[c] (nil
+	// meaning 1 and 0), and returns how many; the caller does the rest.
+	row func(dst []float32, d0 int, x []float32, x0 int, w []float32, w0 int, scale, bias []float32, g row) int
 }
 
 // goKernels is the portable implementation, used on CPUs without AVX2 and

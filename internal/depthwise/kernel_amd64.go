@@ -47,28 +47,28 @@ type asmRow struct {
 }
 
 //go:noescape
-func rowK3S1AVX512(dst, x, w, bias *float32, geom *asmRow)
+func rowK3S1AVX512(dst, x, w, scale, bias *float32, geom *asmRow)
 
 //go:noescape
-func rowK3S2AVX512(dst, x, w, bias *float32, geom *asmRow)
+func rowK3S2AVX512(dst, x, w, scale, bias *float32, geom *asmRow)
 
 //go:noescape
-func rowK5S1AVX512(dst, x, w, bias *float32, geom *asmRow)
+func rowK5S1AVX512(dst, x, w, scale, bias *float32, geom *asmRow)
 
 //go:noescape
-func rowK5S2AVX512(dst, x, w, bias *float32, geom *asmRow)
+func rowK5S2AVX512(dst, x, w, scale, bias *float32, geom *asmRow)
 
 //go:noescape
-func rowK3S1AVX2(dst, x, w, bias *float32, geom *asmRow)
+func rowK3S1AVX2(dst, x, w, scale, bias *float32, geom *asmRow)
 
 //go:noescape
-func rowK3S2AVX2(dst, x, w, bias *float32, geom *asmRow)
+func rowK3S2AVX2(dst, x, w, scale, bias *float32, geom *asmRow)
 
 //go:noescape
-func rowK5S1AVX2(dst, x, w, bias *float32, geom *asmRow)
+func rowK5S1AVX2(dst, x, w, scale, bias *float32, geom *asmRow)
 
 //go:noescape
-func rowK5S2AVX2(dst, x, w, bias *float32, geom *asmRow)
+func rowK5S2AVX2(dst, x, w, scale, bias *float32, geom *asmRow)
 
 var (
 	avx512Kernels = kernels{name: "avx512", taps: tapsAVX512Go, dot: dotAVX512Go, row: rowAVX512Go}
@@ -191,15 +191,15 @@ func hasRow(g *row) bool { return (g.k == 3 || g.k == 5) && (g.stride == 1 || g.
 // runRow proves the accesses of a row call in bounds and runs the row
 // kernel on its first nc channels. The kernels are called directly, not
 // through a function value, so that the geometry stays on the stack.
-func runRow(avx512 bool, maxGroup int, dst []float32, d0 int, x []float32, x0 int, w []float32, w0 int, bias []float32, g *row, nc int) {
+func runRow(avx512 bool, maxGroup int, dst []float32, d0 int, x []float32, x0 int, w []float32, w0 int, scale, bias []float32, g *row, nc int) {
 	lo, hi := span(d0, nc, g.ow, g.pix, 1, 0, 1, 0)
 	checkSpan("output", lo, hi, len(dst))
 	lo, hi = span(x0, nc, g.nky, g.xRow, g.w, g.pix, 1, 0)
 	checkSpan("input", lo, hi, len(x))
 	lo, hi = span(w0, nc, g.nky, g.k*g.pix, g.k, g.pix, 1, 0)
 	checkSpan("weight", lo, hi, len(w))
-	if bias != nil && len(bias) < nc {
-		panic("depthwise: bias too short")
+	if (bias != nil && len(bias) < nc) || (scale != nil && len(scale) < nc) {
+		panic("depthwise: bias or scale too short")
 	}
 	if g.nky < 1 || g.ow < 1 || !hasRow(g) {
 		panic("depthwise: bad row call")
@@ -209,43 +209,43 @@ func runRow(avx512 bool, maxGroup int, dst []float32, d0 int, x []float32, x0 in
 		jlo: g.padL, jhi: g.w + g.padL, xOff: -4 * g.padL * g.pix, chanEnd: 4 * nc,
 		chunk: 4 * rowChunk, start: groupSize(g.ow, maxGroup),
 	}
-	pd, px, pw, pb := &dst[d0], &x[x0], &w[w0], biasPtr(bias)
+	pd, px, pw, ps, pb := &dst[d0], &x[x0], &w[w0], biasPtr(scale), biasPtr(bias)
 	switch {
 	case avx512 && g.k == 3 && g.stride == 1:
-		rowK3S1AVX512(pd, px, pw, pb, &a)
+		rowK3S1AVX512(pd, px, pw, ps, pb, &a)
 	case avx512 && g.k == 3:
-		rowK3S2AVX512(pd, px, pw, pb, &a)
+		rowK3S2AVX512(pd, px, pw, ps, pb, &a)
 	case avx512 && g.stride == 1:
-		rowK5S1AVX512(pd, px, pw, pb, &a)
+		rowK5S1AVX512(pd, px, pw, ps, pb, &a)
 	case avx512:
-		rowK5S2AVX512(pd, px, pw, pb, &a)
+		rowK5S2AVX512(pd, px, pw, ps, pb, &a)
 	case g.k == 3 && g.stride == 1:
-		rowK3S1AVX2(pd, px, pw, pb, &a)
+		rowK3S1AVX2(pd, px, pw, ps, pb, &a)
 	case g.k == 3:
-		rowK3S2AVX2(pd, px, pw, pb, &a)
+		rowK3S2AVX2(pd, px, pw, ps, pb, &a)
 	case g.stride == 1:
-		rowK5S1AVX2(pd, px, pw, pb, &a)
+		rowK5S1AVX2(pd, px, pw, ps, pb, &a)
 	default:
-		rowK5S2AVX2(pd, px, pw, pb, &a)
+		rowK5S2AVX2(pd, px, pw, ps, pb, &a)
 	}
 }
 
-func rowAVX512Go(dst []float32, d0 int, x []float32, x0 int, w []float32, w0 int, bias []float32, g row) int {
+func rowAVX512Go(dst []float32, d0 int, x []float32, x0 int, w []float32, w0 int, scale, bias []float32, g row) int {
 	if !hasRow(&g) || g.nc == 0 {
 		return 0
 	}
-	runRow(true, 16, dst, d0, x, x0, w, w0, bias, &g, g.nc)
+	runRow(true, 16, dst, d0, x, x0, w, w0, scale, bias, &g, g.nc)
 	return g.nc
 }
 
 // rowAVX2Go runs whole blocks of eight channels and leaves the rest to the
 // caller.
-func rowAVX2Go(dst []float32, d0 int, x []float32, x0 int, w []float32, w0 int, bias []float32, g row) int {
+func rowAVX2Go(dst []float32, d0 int, x []float32, x0 int, w []float32, w0 int, scale, bias []float32, g row) int {
 	nc8 := g.nc &^ 7
 	if !hasRow(&g) || nc8 == 0 {
 		return 0
 	}
-	runRow(false, 8, dst, d0, x, x0, w, w0, bias, &g, nc8)
+	runRow(false, 8, dst, d0, x, x0, w, w0, scale, bias, &g, nc8)
 	return nc8
 }
 
