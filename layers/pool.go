@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"github.com/effnet-go/effnet/internal/chanops"
 	"github.com/effnet-go/effnet/internal/parallel"
 	"github.com/effnet-go/effnet/internal/tensor"
 )
@@ -46,9 +47,14 @@ func (p *GlobalAvgPool[T]) Forward(x *Tensor[T], mode Mode) (*Tensor[T], error) 
 	return p.y, nil
 }
 
-// forwardRange averages samples [lo, hi). Rows of C channels are added in
-// turn, a contiguous loop the compiler keeps simple.
+// forwardRange averages samples [lo, hi). float32 sums on the vector
+// kernels of package chanops; float64, the reference, adds rows of C
+// channels in turn.
 func (p *GlobalAvgPool[T]) forwardRange(lo, hi int) {
+	if p32, ok := any(p).(*GlobalAvgPool[float32]); ok {
+		poolForward32(p32, lo, hi)
+		return
+	}
 	hw, c := p.h*p.w, p.c
 	inv := 1 / T(hw)
 	for b := lo; b < hi; b++ {
@@ -60,6 +66,19 @@ func (p *GlobalAvgPool[T]) forwardRange(lo, hi int) {
 				y[j] += v
 			}
 		}
+		for j := range y {
+			y[j] *= inv
+		}
+	}
+}
+
+func poolForward32(p *GlobalAvgPool[float32], lo, hi int) {
+	hw, c := p.h*p.w, p.c
+	inv := 1 / float32(hw)
+	for b := lo; b < hi; b++ {
+		y := p.y.Data[b*c : (b+1)*c]
+		clear(y)
+		chanops.ColSums(y, p.x.Data[b*hw*c:(b+1)*hw*c])
 		for j := range y {
 			y[j] *= inv
 		}
@@ -82,14 +101,21 @@ func (p *GlobalAvgPool[T]) Backward(dy *Tensor[T]) (*Tensor[T], error) {
 }
 
 // backwardRange spreads dy/(H·W) over spatial rows [lo, hi) of the input.
+// Every row of a sample is the same, so the first is computed and the
+// rest are copies, which the runtime's memmove does in vectors.
 func (p *GlobalAvgPool[T]) backwardRange(lo, hi int) {
 	hw, c := p.h*p.w, p.c
 	inv := 1 / T(hw)
-	for r := lo; r < hi; r++ {
-		g := p.dy.Data[(r/hw)*c : (r/hw+1)*c]
-		dx := p.dx.Data[r*c : (r+1)*c]
-		for j, v := range g {
-			dx[j] = v * inv
+	for r := lo; r < hi; {
+		b := r / hw
+		end := min(hi, (b+1)*hw)
+		first := p.dx.Data[r*c : (r+1)*c]
+		for j, v := range p.dy.Data[b*c : (b+1)*c] {
+			first[j] = v * inv
 		}
+		for q := r + 1; q < end; q++ {
+			copy(p.dx.Data[q*c:(q+1)*c], first)
+		}
+		r = end
 	}
 }

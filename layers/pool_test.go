@@ -1,6 +1,8 @@
 package layers
 
 import (
+	"fmt"
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -69,4 +71,58 @@ func TestGlobalAvgPoolErrors(t *testing.T) {
 
 	_, err = NewGlobalAvgPool[float64]().Backward(tensor.New[float64](2, 4))
 	require.ErrorContains(t, err, "without a preceding Forward in Train mode")
+}
+
+// The float32 pool runs on chanops' vector kernels; compare it with the
+// float64 layer on the same data. chanops sums blocks of at most 256 rows
+// and then the block sums, so the sum of H·W = 99 values is within
+// (99 + 1 + 1)·u·Σ|x| (u = 2⁻²⁴, Higham §4.2), plus the rounding of the
+// input to float32 and of the mean: 103·u·mean|x| + u·|mean| bounds it.
+// The backward pass is dy·(1/99) rounded once, or twice counting 1/99.
+func TestGlobalAvgPoolFloat32(t *testing.T) {
+	const u = 1.0 / (1 << 24)
+	x64 := ncRandn(24, 1, 3, 9, 11, 37) // 37 channels: two vectors and a ragged tail
+	x32 := tensor.Convert[float32](x64)
+	p64, p32 := NewGlobalAvgPool[float64](), NewGlobalAvgPool[float32]()
+	y64, err := p64.Forward(x64, Train)
+	require.NoError(t, err)
+	y32, err := p32.Forward(x32, Train)
+	require.NoError(t, err)
+	for i, want := range y64.Data {
+		b, c := i/37, i%37
+		mag := 0.0
+		for q := range 99 {
+			mag += math.Abs(x64.Data[(b*99+q)*37+c])
+		}
+		assert.InDelta(t, want, y32.Data[i], 103*u*mag/99+u*math.Abs(want), "output %d", i)
+	}
+	dy64 := ncRandn(25, 1, 3, 37)
+	dx64, err := p64.Backward(dy64)
+	require.NoError(t, err)
+	dx32, err := p32.Backward(tensor.Convert[float32](dy64))
+	require.NoError(t, err)
+	for i, want := range dx64.Data {
+		assert.InDelta(t, want, dx32.Data[i], 3*u*math.Abs(want), "input gradient %d", i)
+	}
+}
+
+// BenchmarkGlobalAvgPool runs the float32 forward pass on B0's head map
+// (batch 8, 7×7, 1280 channels) and on a stage-2 map as squeeze-and-
+// excitation pools it (batch 8, 56×56, 144 channels).
+func BenchmarkGlobalAvgPool(b *testing.B) {
+	for _, shape := range [][4]int{{8, 7, 7, 1280}, {8, 56, 56, 144}} {
+		x := tensor.New[float32](shape[:]...)
+		for i := range x.Data {
+			x.Data[i] = float32(i%13)/6 - 1
+		}
+		p := NewGlobalAvgPool[float32]()
+		b.Run(fmt.Sprintf("%dx%dx%d", shape[1], shape[2], shape[3]), func(b *testing.B) {
+			b.SetBytes(int64(4 * x.Len()))
+			for b.Loop() {
+				if _, err := p.Forward(x, Eval); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -3,6 +3,7 @@ package layers
 import (
 	"fmt"
 
+	"github.com/effnet-go/effnet/internal/chanops"
 	"github.com/effnet-go/effnet/internal/parallel"
 	"github.com/effnet-go/effnet/internal/tensor"
 )
@@ -38,7 +39,7 @@ type SqueezeExcite[T Float] struct {
 	out           *Tensor[T] // where dscaleRange writes: dx, or dy in place
 	gate          *Tensor[T] // [N, C], sigmoid of Expand's output
 	dgate         *Tensor[T] // [N, C], loss gradient wrt Expand's output
-	dpooled       *Tensor[T] // [N, C], Reduce's input gradient (owned by Reduce)
+	dpMean        *Tensor[T] // [N, C], Reduce's input gradient over H·W: what the mean adds to each pixel's
 	scale, dscale func(lo, hi int)
 	gateGrad      func(lo, hi int)
 }
@@ -111,8 +112,20 @@ func (s *SqueezeExcite[T]) Forward(x *Tensor[T], mode Mode) (*Tensor[T], error) 
 	return s.y, nil
 }
 
-// scaleRange computes out = x·gate for spatial rows [lo, hi).
+// scaleRange computes out = x·gate for spatial rows [lo, hi). float32
+// runs on the vector kernels of package chanops, one call per sample's
+// share of the rows; float64, the reference, stays a plain loop.
 func (s *SqueezeExcite[T]) scaleRange(lo, hi int) {
+	if s32, ok := any(s).(*SqueezeExcite[float32]); ok {
+		for r := lo; r < hi; {
+			b := r / s.hw
+			end := min(hi, (b+1)*s.hw)
+			c := s.Channels
+			chanops.ScaleRows(s32.y.Data[r*c:end*c], s32.x.Data[r*c:end*c], s32.gate.Data[b*c:(b+1)*c])
+			r = end
+		}
+		return
+	}
 	c := s.Channels
 	for r := lo; r < hi; r++ {
 		g := s.gate.Data[(r/s.hw)*c : (r/s.hw+1)*c]
@@ -148,7 +161,11 @@ func (s *SqueezeExcite[T]) Backward(dy *Tensor[T]) (*Tensor[T], error) {
 	}
 	// x reaches the output directly (x·gate) and through the pooled mean,
 	// so dx = dy·gate + dpooled/(H·W); g now holds dpooled.
-	s.dpooled = g
+	s.dpMean = tensor.Ensure(s.dpMean, n, s.Channels)
+	inv := 1 / T(s.hw)
+	for i, v := range g.Data {
+		s.dpMean.Data[i] = v * inv
+	}
 	dx := dy
 	if !s.GradInPlace {
 		s.dx = tensor.Ensure(s.dx, s.x.Shape...)
@@ -158,20 +175,28 @@ func (s *SqueezeExcite[T]) Backward(dy *Tensor[T]) (*Tensor[T], error) {
 	// over dy are done), so the loop is safe with dx and dy the same memory.
 	s.out = dx
 	parallel.For(n*s.hw, max(1, ewGrain/s.Channels), s.dscale)
-	s.dy, s.dpooled, s.out = nil, nil, nil
+	s.dy, s.out = nil, nil
 	return dx, nil
 }
 
+// gateGradRange computes the gate gradient of samples [lo, hi): the sum
+// over H, W of dy·x per channel (on chanops' vector kernels for float32),
+// times σ'.
 func (s *SqueezeExcite[T]) gateGradRange(lo, hi int) {
-	c, hw := s.Channels, s.hw
+	c, n := s.Channels, s.hw*s.Channels
+	s32, is32 := any(s).(*SqueezeExcite[float32])
 	for b := lo; b < hi; b++ {
 		dg := s.dgate.Data[b*c : (b+1)*c]
 		clear(dg)
-		x, dy := s.x.Data[b*hw*c:(b+1)*hw*c], s.dy.Data[b*hw*c:(b+1)*hw*c]
-		for i := 0; i < len(x); i += c {
-			xr, dr := x[i:i+c], dy[i:i+c]
-			for j := range dg {
-				dg[j] += xr[j] * dr[j]
+		if is32 {
+			chanops.ColDots(s32.dgate.Data[b*c:(b+1)*c], s32.x.Data[b*n:(b+1)*n], s32.dy.Data[b*n:(b+1)*n])
+		} else {
+			x, dy := s.x.Data[b*n:(b+1)*n], s.dy.Data[b*n:(b+1)*n]
+			for i := 0; i < len(x); i += c {
+				xr, dr := x[i:i+c], dy[i:i+c]
+				for j := range dg {
+					dg[j] += xr[j] * dr[j]
+				}
 			}
 		}
 		for j, gv := range s.gate.Data[b*c : (b+1)*c] {
@@ -180,15 +205,27 @@ func (s *SqueezeExcite[T]) gateGradRange(lo, hi int) {
 	}
 }
 
+// dscaleRange computes dx = dy·gate + dpMean for spatial rows
+// [lo, hi), on chanops' vector kernels for float32 (a sample's share of
+// the rows per call) and a plain loop for float64.
 func (s *SqueezeExcite[T]) dscaleRange(lo, hi int) {
 	c, hw := s.Channels, s.hw
-	inv := 1 / T(hw)
-	for r := lo; r < hi; r++ {
+	s32, is32 := any(s).(*SqueezeExcite[float32])
+	for r := lo; r < hi; {
 		b := r / hw
-		g, dp := s.gate.Data[b*c:(b+1)*c], s.dpooled.Data[b*c:(b+1)*c]
-		dy, dx := s.dy.Data[r*c:(r+1)*c], s.out.Data[r*c:(r+1)*c]
-		for j := range dx {
-			dx[j] = dy[j]*g[j] + dp[j]*inv
+		end := min(hi, (b+1)*hw)
+		if is32 {
+			dy, dx := s32.dy.Data[r*c:end*c], s32.out.Data[r*c:end*c]
+			chanops.ScaleAddRows(dx, dy, s32.gate.Data[b*c:(b+1)*c], s32.dpMean.Data[b*c:(b+1)*c])
+			r = end
+			continue
+		}
+		g, dm := s.gate.Data[b*c:(b+1)*c], s.dpMean.Data[b*c:(b+1)*c]
+		for ; r < end; r++ {
+			dy, dx := s.dy.Data[r*c:(r+1)*c], s.out.Data[r*c:(r+1)*c]
+			for j := range dx {
+				dx[j] = dy[j]*g[j] + dm[j]
+			}
 		}
 	}
 }

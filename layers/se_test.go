@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"math"
 	"runtime"
 	"testing"
 
@@ -170,5 +171,51 @@ func BenchmarkSqueezeExcite(b *testing.B) {
 		if _, err := s.Backward(dy); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// The float32 loops run on chanops' vector kernels (per-sample scaling,
+// channel dot products, the input gradient's multiply-add); compare a
+// float32 layer with the float64 one on the same numbers, at a size that
+// takes the parallel paths (2048 rows, 8 samples) and with 37 channels
+// (vectors plus a ragged tail). float32 rounds at u = 2⁻²⁴ ≈ 6e-8; the
+// longest sums on the way are the pool and the gate gradient over
+// H·W = 256 pixels and the Linear layers over 37 inputs, each within
+// (n+1)·u of its sum of magnitudes, and the sigmoid and SiLU are within a
+// few ulp, so every result is within about 300·u ≈ 1.8e-5 of the
+// magnitudes involved (at most a few for these N(0, 1) inputs and
+// N(0, 0.25) weights). 1e-4·(1 + max|want|) leaves a margin of several
+// times that, while a loop that took a wrong sample or channel would be
+// off at order one.
+func TestSqueezeExciteFloat32MatchesFloat64(t *testing.T) {
+	s64 := NewSqueezeExcite[float64](37, 9, SiLU)
+	ncFillParams(s64, 33)
+	s32 := NewSqueezeExcite[float32](37, 9, SiLU)
+	for i, p := range s32.Params() {
+		p.Value.CopyFrom(tensor.Convert[float32](s64.Params()[i].Value))
+	}
+	x64, dy64 := ncRandn(34, 1, 8, 16, 16, 37), ncRandn(35, 1, 8, 16, 16, 37)
+	y64, err := s64.Forward(x64, Train)
+	require.NoError(t, err)
+	y32, err := s32.Forward(tensor.Convert[float32](x64), Train)
+	require.NoError(t, err)
+	dx64, err := s64.Backward(dy64)
+	require.NoError(t, err)
+	dx32, err := s32.Backward(tensor.Convert[float32](dy64))
+	require.NoError(t, err)
+	close32 := func(what string, want []float64, got []float32) {
+		t.Helper()
+		scale := 0.0
+		for _, v := range want {
+			scale = math.Max(scale, math.Abs(v))
+		}
+		for i, v := range want {
+			require.InDelta(t, v, got[i], 1e-4*(1+scale), "%s element %d", what, i)
+		}
+	}
+	close32("output", y64.Data, y32.Data)
+	close32("input gradient", dx64.Data, dx32.Data)
+	for i, p := range s64.Params() {
+		close32(p.Name+" gradient", p.Grad.Data, s32.Params()[i].Grad.Data)
 	}
 }
