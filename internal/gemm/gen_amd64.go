@@ -29,6 +29,7 @@ func main() {
 	avx512()
 	avx2()
 	peak()
+	transpose()
 	if err := os.WriteFile("kernel_amd64.s", out.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
@@ -315,6 +316,66 @@ TEXT ·fmaPeakAVX512(SB), NOSPLIT, $0-8
 	}
 	p("DECQ CX")
 	p("JNZ peakloop")
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// transpose emits transposeAVX512, which transposes blocks of 16×16 floats:
+// block b takes 16 floats from each of the 16 source rows starting at
+// column 16b and stores them as 16 destination rows starting at row 16b.
+// It packs a transposed B: four rounds of in-lane and cross-lane shuffles
+// per block against 16 loads and 16 stores, where the scalar copy spent a
+// load and a store per element.
+func transpose() {
+	out.WriteString(`
+// func transposeAVX512(dst *float32, ldd int, src *float32, lds int, blocks int)
+TEXT ·transposeAVX512(SB), NOSPLIT, $0-40
+`)
+	p("MOVQ dst+0(FP), DI")
+	p("MOVQ ldd+8(FP), R10")
+	p("SHLQ $2, R10")
+	p("MOVQ src+16(FP), SI")
+	p("MOVQ lds+24(FP), R8")
+	p("SHLQ $2, R8")
+	p("MOVQ blocks+32(FP), CX")
+	label("transloop")
+	p("MOVQ SI, AX")
+	for i := 0; i < 16; i++ {
+		p("VMOVUPS (AX), Z%d", i)
+		if i < 15 {
+			p("ADDQ R8, AX")
+		}
+	}
+	// Z0-Z15 are the rows r, Z16-Z31 the temporaries t. In Go assembly
+	// the operands are reversed: OP src2, src1, dst.
+	for i := 0; i < 16; i += 2 {
+		p("VUNPCKLPS Z%d, Z%d, Z%d", i+1, i, 16+i)
+		p("VUNPCKHPS Z%d, Z%d, Z%d", i+1, i, 16+i+1)
+	}
+	for g := 0; g < 16; g += 4 {
+		t := 16 + g
+		p("VUNPCKLPD Z%d, Z%d, Z%d", t+2, t, g)
+		p("VUNPCKHPD Z%d, Z%d, Z%d", t+2, t, g+1)
+		p("VUNPCKLPD Z%d, Z%d, Z%d", t+3, t+1, g+2)
+		p("VUNPCKHPD Z%d, Z%d, Z%d", t+3, t+1, g+3)
+	}
+	for h := 0; h < 16; h += 8 {
+		for i := 0; i < 4; i++ {
+			p("VSHUFF32X4 $0x88, Z%d, Z%d, Z%d", h+4+i, h+i, 16+h+i)
+			p("VSHUFF32X4 $0xdd, Z%d, Z%d, Z%d", h+4+i, h+i, 16+h+4+i)
+		}
+	}
+	for i := 0; i < 8; i++ {
+		p("VSHUFF32X4 $0x88, Z%d, Z%d, Z%d", 24+i, 16+i, i)
+		p("VSHUFF32X4 $0xdd, Z%d, Z%d, Z%d", 24+i, 16+i, 8+i)
+	}
+	for i := 0; i < 16; i++ {
+		p("VMOVUPS Z%d, (DI)", i)
+		p("ADDQ R10, DI")
+	}
+	p("ADDQ $64, SI")
+	p("DECQ CX")
+	p("JNZ transloop")
 	p("VZEROUPPER")
 	p("RET")
 }

@@ -25,6 +25,9 @@ type microKernel struct {
 	// and B[p,j] = b[p·csB + j]. A packed panel has rsA = 1, csA = mr and
 	// csB = panelWidth(cols). beta == 0 must not read c.
 	run func(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, rows, cols int)
+	// transpose, when not nil, sets dst[(16q+p)·ldd + j] = src[j·lds + 16q+p]
+	// for p, j < 16 and q < blocks: it packs 16 columns of a transposed B.
+	transpose func(dst []float32, ldd int, src []float32, lds int, blocks int)
 }
 
 // panelWidth is the packed width of a B micro-panel with cols valid columns.

@@ -10,6 +10,9 @@ import "golang.org/x/sys/cpu"
 func kernelAVX512(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols int)
 
 //go:noescape
+func transposeAVX512(dst *float32, ldd int, src *float32, lds int, blocks int)
+
+//go:noescape
 func kernelAVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32)
 
 // avx512Kernel is a 12×32 tile: 24 zmm accumulators, two for the B step and
@@ -19,9 +22,17 @@ var avx512Kernel = microKernel{
 	name: "avx512-12x32",
 	mr:   12, nr: 32,
 	kc: 512, mc: 144, nc: 2048,
-	half:   true,
-	direct: true,
-	run:    runAVX512,
+	half:      true,
+	direct:    true,
+	run:       runAVX512,
+	transpose: runTransposeAVX512,
+}
+
+func runTransposeAVX512(dst []float32, ldd int, src []float32, lds int, blocks int) {
+	// Bounds the assembly relies on.
+	_ = dst[(16*blocks-1)*ldd+15]
+	_ = src[15*lds+16*blocks-1]
+	transposeAVX512(&dst[0], ldd, &src[0], lds, blocks)
 }
 
 func runAVX512(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, rows, cols int) {

@@ -82,21 +82,41 @@ func packB(k *microKernel, transB bool, b []float32, ldb, p0, j0, kc, nc int, ds
 			continue
 		}
 		// op(B)[p, j] = b[j·ldb + p]: each column of op(B) is a contiguous
-		// row of b, written with stride w.
-		for j := 0; j < cols; j++ {
-			src := b[(j0+jr+j)*ldb+p0:]
-			src = src[:kc]
-			for p, v := range src {
-				d[p*w+j] = v
+		// row of b, written with stride w. Going through the steps in
+		// blocks of transBlock keeps the destination rows being written
+		// (transBlock·w floats) in L1; a whole panel at once (kc·w floats,
+		// 64 KiB at kc = 512) does not fit, and every store then went to L2.
+		pb := 0
+		if k.transpose != nil && (cols == 16 || cols == 32) && kc >= 16 {
+			// Whole blocks of 16 steps in vector transposes, the rest below.
+			blocks := kc / 16
+			for h := 0; h < cols; h += 16 {
+				k.transpose(d[h:], w, b[(j0+jr+h)*ldb+p0:], ldb, blocks)
+			}
+			pb = blocks * 16
+		}
+		for ; pb < kc; pb += transBlock {
+			pe := min(pb+transBlock, kc)
+			for j := 0; j < cols; j++ {
+				src := b[(j0+jr+j)*ldb+p0+pb:]
+				src = src[:pe-pb]
+				dj := d[pb*w+j:]
+				for p, v := range src {
+					dj[p*w] = v
+				}
 			}
 		}
-		for j := cols; j < w; j++ {
+		if cols < w {
 			for p := 0; p < kc; p++ {
-				d[p*w+j] = 0
+				clear(d[p*w+cols : p*w+w])
 			}
 		}
 	}
 }
+
+// transBlock is the number of k steps packB copies at a time from a
+// transposed B: one 64-byte line of each source row.
+const transBlock = 16
 
 // packA12 interleaves twelve rows of a (row stride lda, kc values each) into
 // d: the hot case of packA for the 12-row AVX-512 tile. Reading the twelve

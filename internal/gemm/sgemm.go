@@ -127,6 +127,8 @@ type task struct {
 	pb []float32
 	// chunks is the number of row chunks of an M split.
 	chunks int
+	// shared reports whether an M split uses pb or reads B in place.
+	shared bool
 	// epi is the epilogue, when hasEpi.
 	epi    epiState
 	hasEpi bool
@@ -222,6 +224,12 @@ func sgemmEpi(k *microKernel, workers int, transA, transB bool, m, n, kk int, al
 	if split == splitMDynamic {
 		t.chunks = dynamicChunks * workers
 	}
+	// A kernel that reads B in place needs no packed B when B is not
+	// transposed and each chunk fits one row block (see sgemmSerial):
+	// packing would only copy B once more. (Making the chunks that small
+	// on purpose costs more: each chunk then packs B's ragged last panel.)
+	tiles := (m + k.mr - 1) / k.mr
+	t.shared = !(k.direct && !transB && (tiles+t.chunks-1)/t.chunks*k.mr <= k.mc)
 	t.hasEpi = e != nil
 	if t.hasEpi {
 		sumParts := 1
@@ -246,7 +254,9 @@ func sgemmEpi(k *microKernel, workers int, transA, transB bool, m, n, kk int, al
 		sgemmSerial(k, w, transA, transB, 0, m, 0, n, 0, kk, alpha, a, lda, b, ldb, nil, beta, c, ldc, &v)
 		workspaces.Put(w)
 	case splitM, splitMDynamic:
-		t.packShared()
+		if t.shared {
+			t.packShared()
+		}
 		parallel.For(t.chunks, 1, t.rowsFn)
 	default:
 		for range parts {
@@ -349,8 +359,12 @@ func packedOffset(k *microKernel, n, kk, jc, pc int) int {
 // packed B. Chunks are whole register tiles of rows.
 func (t *task) runRows(lo, hi int) {
 	k := t.k
-	w := getWorkspace(k, min(t.m, k.mc), 0, t.kk)
 	tiles := (t.m + k.mr - 1) / k.mr
+	pb, n := t.pb, 0
+	if !t.shared {
+		pb, n = nil, t.n // B is read in place, but a ragged last panel is packed
+	}
+	w := getWorkspace(k, min(t.m, k.mc), n, t.kk)
 	for ch := lo; ch < hi; ch++ {
 		r0, r1 := rangeOf(ch, t.chunks, tiles, k.mr, t.m)
 		if r0 < r1 {
@@ -359,7 +373,7 @@ func (t *task) runRows(lo, hi int) {
 				v := t.epi.view(ch, r0, 0, t.ldc)
 				ep = &v
 			}
-			sgemmSerial(k, w, t.transA, t.transB, r0, r1-r0, 0, t.n, 0, t.kk, t.alpha, t.a, t.lda, t.b, t.ldb, t.pb, t.beta, t.c[r0*t.ldc:], t.ldc, ep)
+			sgemmSerial(k, w, t.transA, t.transB, r0, r1-r0, 0, t.n, 0, t.kk, t.alpha, t.a, t.lda, t.b, t.ldb, pb, t.beta, t.c[r0*t.ldc:], t.ldc, ep)
 		}
 	}
 	workspaces.Put(w)
