@@ -486,4 +486,4 @@ const minChunkTiles = 2
 
 // directPanels is the most column panels for which A is read in place
 // rather than packed.
-const directPanels = 4
+const directPanels = 16
