@@ -66,6 +66,13 @@ func fill(dst []float32, npix, pix, C int, bias []float32) {
 	}
 }
 
+// prefetchBytes is the input size above which the row kernels prefetch
+// the input rows that the next output row adds. Such inputs stream from
+// L3 or memory, and the prefetch made stride 1 up to 1.6 times faster on
+// B0's shapes at 112 and 56 px (stride 2 about 1.3 times); on smaller
+// inputs, already in cache, it only cost instructions.
+const prefetchBytes = 8 << 20
+
 // forward computes output rows [lo, hi) and runs the epilogue e (nil for
 // none) on each row while it is in cache.
 func (s *Shape) forward(ks *kernels, out, x, wt []float32, e *Epilogue, lo, hi int) {
@@ -84,6 +91,7 @@ func (s *Shape) forward(ks *kernels, out, x, wt []float32, e *Epilogue, lo, hi i
 	}
 	g := taps{dstPix: C, xPix: st * C, xTap: C, xRow: s.W * C, wTap: C, wRow: k * C}
 	rg := row{k: k, stride: st, w: s.W, padL: s.PadL, ow: s.OW, pix: C, xRow: s.W * C}
+	prefetch := 4*s.N*s.H*s.W*C > prefetchBytes
 	for r := lo; r < hi; r++ {
 		b, oy := r/s.OH, r%s.OH
 		iy0 := oy*st - s.PadT
@@ -94,6 +102,9 @@ func (s *Shape) forward(ks *kernels, out, x, wt []float32, e *Epilogue, lo, hi i
 			fill(out[row:], s.OW, C, C, nil)
 		} else if ks.row != nil {
 			rg.nc, rg.nky = C, ky1-ky0
+			if prefetch {
+				rg.pf = (k - ky0) * s.W * C
+			}
 			c0 = ks.row(out, row, x, (b*s.H+iy0+ky0)*s.W*C, wt, ky0*k*C, scale, bias, rg)
 		}
 		if c0 < C && ky1 > ky0 {

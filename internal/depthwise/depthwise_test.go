@@ -211,6 +211,25 @@ func TestWideRows(t *testing.T) {
 	}
 }
 
+// TestPrefetchedRows covers inputs above prefetchBytes, where the row
+// kernels prefetch the next output row's input rows, with the tolerance of
+// TestKernelsAgainstReference.
+func TestPrefetchedRows(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(15, 16))
+	for _, g := range []struct{ k, stride int }{{3, 1}, {5, 2}} {
+		s := Shape{N: 1, H: 40, W: 40, C: 1320, K: g.k, Stride: g.stride, PadT: g.k / 2, PadL: g.k / 2}
+		require.Greater(t, 4*s.N*s.H*s.W*s.C, prefetchBytes)
+		s.OH = (s.H+2*s.PadT-s.K)/s.Stride + 1
+		s.OW = s.OH
+		c := case_{s: s, x: randSlice(rnd, s.N*s.H*s.W*s.C), wt: randSlice(rnd, s.K*s.K*s.C)}
+		c.dy = make([]float32, s.N*s.OH*s.OW*s.C)
+		ref := c.reference()
+		out := nan32(len(ref.out))
+		s.Forward(out, c.x, c.wt, nil, 0, s.N*s.OH)
+		requireClose(t, fmt.Sprintf("%v forward", &s), out, ref.out, ref.outMag, ref.outTerms)
+	}
+}
+
 // TestFastMatchesFallback runs every assembly kernel and the Go kernel on
 // the same calls. They differ only in rounding (FMA rounds once, Go twice,
 // and the summation orders of the weight gradient's two pixel chains

@@ -283,6 +283,7 @@ const (
 	rChan, rChanEnd       = "72(CX)", "80(CX)"
 	rChunk, rChunkLo      = "88(CX)", "96(CX)"
 	rChunkHi, rStart      = "104(CX)", "112(CX)"
+	rPf                   = "120(CX)"
 )
 
 // row emits the row kernel for one kernel size and stride: one output row,
@@ -391,6 +392,25 @@ func row(v isa, K, S int) {
 		p("MOVQ w+16(FP), R14")
 		p("ADDQ %s, R14", rChan)
 		p("MOVQ %s, R15", rNKY)
+		// Prefetch the group's columns of the input rows that the next
+		// output row adds, while this row computes.
+		p("MOVQ %s, R12", rPf)
+		p("TESTQ R12, R12")
+		p("JZ %s_nopf", l)
+		for r := 0; r < S; r++ {
+			p("MOVQ %s, R12", rPf)
+			p("ADDQ R13, R12")
+			if r > 0 {
+				p("ADDQ %s, R12", rXRow)
+			}
+			for j := 0; j < P*S; j++ {
+				if j > 0 && j%8 == 0 {
+					p("LEAQ (R12)(R8*8), R12")
+				}
+				p("PREFETCHT0 %s", scaled("R12", j%8))
+			}
+		}
+		label(l + "_nopf")
 		p("CMPQ AX, $0")
 		p("JGT %s_edge", l)
 		p("CMPQ BX, $%d", ncols)
@@ -411,9 +431,14 @@ func row(v isa, K, S int) {
 					p("LEAQ (R12)(R8*8), R12")
 				}
 				skip := fmt.Sprintf("%s_%d", kl, j)
-				if edge {
+				// Padding of at most K-1 columns on each side (the Go
+				// side checks) can only cover the first and last K-1
+				// columns of a group.
+				if edge && j < K-1 {
 					p("CMPQ AX, $%d", j)
 					p("JGT %s", skip)
+				}
+				if edge && j >= ncols-(K-1) {
 					p("CMPQ BX, $%d", j)
 					p("JLE %s", skip)
 				}
@@ -427,7 +452,7 @@ func row(v isa, K, S int) {
 						p("VFMADD231PS %s, %s, %s", v.r(xr), v.r(wreg+kx), v.r(q))
 					}
 				}
-				if edge {
+				if edge && (j < K-1 || j >= ncols-(K-1)) {
 					label(skip)
 				}
 			}

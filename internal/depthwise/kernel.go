@@ -37,6 +37,7 @@ type dot struct {
 type row struct {
 	nc, ow, nky, k, stride, w, padL int
 	pix, xRow                       int
+	pf                              int // offset of the rows to prefetch from x0, or 0
 }
 
 // maxDotTaps bounds dot.ntap: the assembly keeps two sets of ntap

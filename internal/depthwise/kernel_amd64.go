@@ -43,7 +43,7 @@ type asmRow struct {
 	jlo, jhi, xOff               int
 	chanOff, chanEnd             int
 	chunk, chunkLo, chunkHi      int
-	start                        int
+	start, pf                    int
 }
 
 //go:noescape
@@ -185,8 +185,13 @@ func dotAVX2Go(out []float32, o0 int, a []float32, a0 int, b []float32, b0 int, 
 }
 
 // hasRow reports whether a row kernel covers the geometry: the kernel
-// sizes and strides of EfficientNet.
-func hasRow(g *row) bool { return (g.k == 3 || g.k == 5) && (g.stride == 1 || g.stride == 2) }
+// sizes and strides of EfficientNet, with padding of less than a kernel
+// on either side, so that only a group's first and last K-1 input columns
+// can fall outside the row.
+func hasRow(g *row) bool {
+	padR := (g.ow-1)*g.stride + g.k - g.w - g.padL
+	return (g.k == 3 || g.k == 5) && (g.stride == 1 || g.stride == 2) && g.padL < g.k && padR < g.k
+}
 
 // runRow proves the accesses of a row call in bounds and runs the row
 // kernel on its first nc channels. The kernels are called directly, not
@@ -207,7 +212,7 @@ func runRow(avx512 bool, maxGroup int, dst []float32, d0 int, x []float32, x0 in
 	a := asmRow{
 		nc: nc, ow: g.ow, nky: g.nky, xRow: 4 * g.xRow, wRow: 4 * g.k * g.pix, pix: 4 * g.pix,
 		jlo: g.padL, jhi: g.w + g.padL, xOff: -4 * g.padL * g.pix, chanEnd: 4 * nc,
-		chunk: 4 * rowChunk, start: groupSize(g.ow, maxGroup),
+		chunk: 4 * rowChunk, start: groupSize(g.ow, maxGroup), pf: 4 * g.pf,
 	}
 	pd, px, pw, ps, pb := &dst[d0], &x[x0], &w[w0], biasPtr(scale), biasPtr(bias)
 	switch {
