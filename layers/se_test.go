@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"fmt"
 	"math"
 	"runtime"
 	"testing"
@@ -217,5 +218,26 @@ func TestSqueezeExciteFloat32MatchesFloat64(t *testing.T) {
 	close32("input gradient", dx64.Data, dx32.Data)
 	for i, p := range s64.Params() {
 		close32(p.Name+" gradient", p.Grad.Data, s32.Params()[i].Grad.Data)
+	}
+}
+
+// BenchmarkSqueezeExciteEval runs the float32 Eval forward pass (pool,
+// gate, scaling) on B0 stage maps at batch 8.
+func BenchmarkSqueezeExciteEval(b *testing.B) {
+	for _, shape := range [][4]int{{8, 112, 112, 32}, {8, 28, 28, 240}, {8, 7, 7, 1152}} {
+		c := shape[3]
+		s := NewSqueezeExcite[float32](c, max(1, c/24), SiLU)
+		x := tensor.New[float32](shape[:]...)
+		for i := range x.Data {
+			x.Data[i] = float32(i%13)/6 - 1
+		}
+		b.Run(fmt.Sprintf("%dx%dx%d", shape[1], shape[2], c), func(b *testing.B) {
+			b.SetBytes(int64(4 * x.Len()))
+			for b.Loop() {
+				if _, err := s.Forward(x, Eval); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
