@@ -22,7 +22,9 @@
 //     7), and channels go in chunks of 64 through all groups, so that the
 //     chunk's input rows stay in L1. Groups at the left and right border
 //     skip the padding columns with a compare per column; interior groups
-//     run without.
+//     run without. On inputs over 8 MB, which stream from L3 or memory,
+//     each group prefetches its columns of the input rows that the next
+//     output row adds.
 //   - taps: for a run of output pixels that see the same taps, sum the
 //     taps into registers and store each output once. Eight pixels share
 //     each weight vector loaded and give eight independent FMA chains. The
@@ -49,6 +51,19 @@
 // channels in scalar registers. The tests check every kernel against a
 // float64 reference and the assembly against the Go kernels.
 //
+// # Epilogue
+//
+// In an MBConv block the depthwise convolution is followed by batch
+// normalisation, SiLU and, for squeeze-and-excitation, a global average
+// pool. At B0's early stages the output is tens of megabytes, so each of
+// those as a pass of its own reads and writes memory again. ForwardEpilogue
+// does them on each output row right after it is computed: the folded
+// eval-mode normalisation as a multiply-add on the row kernel's
+// accumulators before they are stored, then SiLU (package vmath) and the
+// per-sample channel sums (package chanops) on the row while it is in L1.
+// For training it sums the raw output's per-channel statistics instead.
+//
 // Callers parallelise over rows: Forward and InputGrad rows are
-// independent; WeightGrad adds into a partial that each worker owns.
+// independent; WeightGrad, and ForwardEpilogue's channel sums and
+// statistics, add into partials that each worker owns.
 package depthwise
