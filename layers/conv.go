@@ -567,6 +567,7 @@ func (c *Conv2D[T]) depthwise32() *depthwise32 {
 	if c.dw32 == nil {
 		d := &depthwise32{}
 		d.fwd, d.inputGrad, d.weightGrad = d.forwardRows, d.inputGradRows, d.weightGradBlocks
+		d.fwdEpi, d.fwdEpiBlocks = d.fwdEpiRows, d.fwdEpiBlocksRange
 		c.dw32 = d
 	}
 	c.dw32.shape = depthwise.Shape{
@@ -587,6 +588,13 @@ type depthwise32 struct {
 	rows, blocks             int       // weight gradient rows N·OH, split into blocks
 
 	fwd, inputGrad, weightGrad func(lo, hi int)
+
+	// The Eval epilogue (see forwardEvalDepthwise): shared, or one per
+	// block of rows with its own channel-sum partial.
+	epi                  depthwise.Epilogue
+	blockEpi             []depthwise.Epilogue
+	chanSums             []float32
+	fwdEpi, fwdEpiBlocks func(lo, hi int)
 }
 
 // forward computes out from x; bias is nil without a bias.

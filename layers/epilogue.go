@@ -72,7 +72,10 @@ func (c *Conv2D[T]) ForwardEval(x *Tensor[T], e *Epilogue[T]) (*Tensor[T], error
 			return nil, err
 		}
 	}
-	if e != nil && c.forwardEvalFused(x, e) {
+	if e != nil && x.Dims() == 4 && c.path == convPathDepthwise && c.forwardEvalDepthwise(x, e) {
+		return c.out, nil
+	}
+	if e != nil && x.Dims() == 4 && c.forwardEvalFused(x, e) {
 		if e.Means != nil {
 			c.means(e.Means)
 		}
