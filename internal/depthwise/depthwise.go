@@ -165,19 +165,30 @@ func (s *Shape) inputGrad(ks *kernels, dx, dy, wt []float32, lo, hi int) {
 	s.check("input gradient", len(dx), s.N*s.H*s.W*C)
 	s.check("output gradient", len(dy), s.N*s.OH*s.OW*C)
 	s.check("weight", len(wt), k*k*C)
+	// At stride 1 the input gradient is a convolution of dy with the
+	// kernel turned by 180 degrees and padding K-1-pad: the row kernels
+	// run it with their flipped variants, row by row; channels they leave
+	// go through the taps loop below.
+	c0 := 0
+	if st == 1 && ks.row != nil && s.PadT < k && s.PadL < k {
+		c0 = s.inputGradRows(ks, dx, dy, wt, lo, hi)
+		if c0 == C {
+			return
+		}
+	}
 	// dx[iy, ix] = Σ dy[(iy+PadT-ky)/S, (ix+PadL-kx)/S]·w[ky, kx] over the
 	// taps with iy+PadT ≡ ky and ix+PadL ≡ kx (mod S): stepping a tap by S
 	// steps dy back by one row or pixel. Input pixels of one residue class
 	// mod S share their taps; within a class consecutive pixels read
 	// consecutive dy pixels.
-	g := taps{nc: C, dstPix: st * C, xPix: C, xTap: -C, xRow: -s.OW * C, wTap: st * C, wRow: st * k * C}
+	g := taps{nc: C - c0, dstPix: st * C, xPix: C, xTap: -C, xRow: -s.OW * C, wTap: st * C, wRow: st * k * C}
 	for r := lo; r < hi; r++ {
 		b, iy := r/s.H, r%s.H
 		ty := iy + s.PadT
 		ky0, ky1 := firstTap(ty, st, s.OH, k)
-		row := r * s.W * C
+		row := r*s.W*C + c0
 		if ky1 <= ky0 {
-			fill(dx[row:], s.W, C, C, nil)
+			fill(dx[row:], s.W, C, C-c0, nil)
 			continue
 		}
 		g.nky = (ky1 - ky0 + st - 1) / st
@@ -194,16 +205,50 @@ func (s *Shape) inputGrad(ks *kernels, dx, dy, wt []float32, lo, hi int) {
 				g.npix = (end - ix) / st
 				d0 := row + ix*C
 				if kx1 <= kx0 {
-					fill(dx[d0:], g.npix, st*C, C, nil)
+					fill(dx[d0:], g.npix, st*C, C-c0, nil)
 				} else {
 					g.nkx = (kx1 - kx0 + st - 1) / st
-					x0 := ((b*s.OH+(ty-ky0)/st)*s.OW + (tx-kx0)/st) * C
-					ks.taps(dx, d0, dy, x0, wt, (ky0*k+kx0)*C, nil, g)
+					x0 := ((b*s.OH+(ty-ky0)/st)*s.OW+(tx-kx0)/st)*C + c0
+					ks.taps(dx, d0, dy, x0, wt, (ky0*k+kx0)*C+c0, nil, g)
 				}
 				ix = end
 			}
 		}
 	}
+}
+
+// inputGradRows computes rows [lo, hi) of the input gradient at stride 1
+// on the flipped row kernels and returns how many leading channels they
+// covered (the same for every row). Row iy of dx is output row iy of the
+// convolution of dy, an OH×OW map, with padding PadT' = K-1-PadT and
+// PadL' = K-1-PadL: its kernel row ky' reads dy row iy-PadT'+ky' with
+// weights row K-1-ky', reversed.
+func (s *Shape) inputGradRows(ks *kernels, dx, dy, wt []float32, lo, hi int) int {
+	C, k := s.C, s.K
+	padT := k - 1 - s.PadT
+	rg := row{k: k, stride: 1, w: s.OW, padL: k - 1 - s.PadL, ow: s.W, pix: C, xRow: s.OW * C, flip: true}
+	prefetch := 4*s.N*s.OH*s.OW*C > prefetchBytes
+	done := C
+	for r := lo; r < hi; r++ {
+		b, iy := r/s.H, r%s.H
+		iy0 := iy - padT
+		ky0, ky1 := max(0, -iy0), min(k, s.OH-iy0)
+		d0 := r * s.W * C
+		if ky1 <= ky0 {
+			fill(dx[d0:], s.W, C, C, nil)
+			continue
+		}
+		rg.nc, rg.nky = C, ky1-ky0
+		if prefetch {
+			rg.pf = (k - ky0) * s.OW * C
+		}
+		c0 := ks.row(dx, d0, dy, (b*s.OH+iy0+ky0)*s.OW*C, wt, (k-1-ky0)*k*C, nil, nil, rg)
+		if c0 == 0 {
+			return 0 // no row kernel for this geometry: the taps loop does all
+		}
+		done = c0
+	}
+	return done
 }
 
 // tapRange returns the output columns [lo, hi) for which horizontal tap kx

@@ -191,7 +191,8 @@ func TestKernelsAgainstReference(t *testing.T) {
 
 // TestWideRows covers rows long enough for the row kernels' largest pixel
 // groups (16 and 14) and several of them, at channel counts around the
-// vector width and the channel chunk, with the tolerance of
+// vector width and the channel chunk, in the forward pass and the input
+// gradient (the flipped row kernels at stride 1), with the tolerance of
 // TestKernelsAgainstReference.
 func TestWideRows(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(7, 8))
@@ -205,6 +206,9 @@ func TestWideRows(t *testing.T) {
 					out := nan32(len(ref.out))
 					forwardBias(ks, &s, out, c.x, c.wt, c.bias, 0, s.N*s.OH)
 					requireClose(t, fmt.Sprintf("%s/%v forward", ks.name, &s), out, ref.out, ref.outMag, ref.outTerms)
+					dx := nan32(len(ref.dx))
+					s.inputGrad(ks, dx, c.dy, c.wt, 0, s.N*s.H)
+					requireClose(t, fmt.Sprintf("%s/%v input gradient", ks.name, &s), dx, ref.dx, ref.dxMag, ref.dxTerms)
 				}
 			}
 		}
@@ -212,7 +216,8 @@ func TestWideRows(t *testing.T) {
 }
 
 // TestPrefetchedRows covers inputs above prefetchBytes, where the row
-// kernels prefetch the next output row's input rows, with the tolerance of
+// kernels prefetch the next output row's input rows (dy's rows for the
+// input gradient at stride 1), with the tolerance of
 // TestKernelsAgainstReference.
 func TestPrefetchedRows(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(15, 16))
@@ -222,11 +227,14 @@ func TestPrefetchedRows(t *testing.T) {
 		s.OH = (s.H+2*s.PadT-s.K)/s.Stride + 1
 		s.OW = s.OH
 		c := case_{s: s, x: randSlice(rnd, s.N*s.H*s.W*s.C), wt: randSlice(rnd, s.K*s.K*s.C)}
-		c.dy = make([]float32, s.N*s.OH*s.OW*s.C)
+		c.dy = randSlice(rnd, s.N*s.OH*s.OW*s.C)
 		ref := c.reference()
 		out := nan32(len(ref.out))
 		s.Forward(out, c.x, c.wt, nil, 0, s.N*s.OH)
 		requireClose(t, fmt.Sprintf("%v forward", &s), out, ref.out, ref.outMag, ref.outTerms)
+		dx := nan32(len(ref.dx))
+		s.InputGrad(dx, c.dy, c.wt, 0, s.N*s.H)
+		requireClose(t, fmt.Sprintf("%v input gradient", &s), dx, ref.dx, ref.dxMag, ref.dxTerms)
 	}
 }
 

@@ -24,7 +24,9 @@
 //     skip the padding columns with a compare per column; interior groups
 //     run without. On inputs over 8 MB, which stream from L3 or memory,
 //     each group prefetches its columns of the input rows that the next
-//     output row adds.
+//     output row adds. At stride 1 the input gradient is a convolution
+//     of dy with the kernel turned by 180 degrees, which flipped variants
+//     of the row kernels compute.
 //   - taps: for a run of output pixels that see the same taps, sum the
 //     taps into registers and store each output once. Eight pixels share
 //     each weight vector loaded and give eight independent FMA chains. The
@@ -38,8 +40,9 @@
 // Borders need no padded copy: for taps, the Go driver splits each row
 // into runs of pixels with the same valid taps (left border, interior,
 // right border) and calls the kernel once per run with those taps only.
-// The taps kernel does the forward pass for other kernel sizes and
-// strides, for the last ragged channels under AVX2 and in the Go build.
+// The taps kernel does the forward pass and the stride-1 input gradient
+// for other kernel sizes, the stride-2 input gradient, the last ragged
+// channels under AVX2 and everything in the Go build.
 //
 // # Implementations
 //

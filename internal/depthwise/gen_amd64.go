@@ -287,26 +287,36 @@ const (
 )
 
 // row emits the row kernel for one kernel size and stride: one output row,
-// all channels, all horizontal taps, nky kernel rows. Channel blocks are
-// the outer loop; within a block the row goes in groups of P pixels
-// (P = 16, 8, 4, 2, 1 with AVX-512, 8, 4, 2, 1 with AVX2), so that each
-// input vector is loaded once per group and kernel row and feeds every
-// output of the group that sees it (K of them at stride 1), and each
-// weight vector is loaded once per group and kernel row. The P
-// accumulators stay in registers over all K·K taps.
+// all channels, all horizontal taps, nky kernel rows. The row goes in
+// groups of P pixels (16, 14, 8, 7, 4, 2, 1 with AVX-512; 8, 7, 4, 2, 1
+// with AVX2), starting at the geometry's start size and going down
+// greedily, and each group through all channels of a chunk, one vector
+// at a time. Per group and kernel row, each input vector is loaded once
+// and feeds every output of the group that sees it (K of them at stride
+// 1), and each weight vector is loaded once; the P accumulators stay in
+// registers over all K·K taps. Before the store they are scaled and
+// shifted when the call has a scale.
 //
 // A group whose input columns all lie inside the row runs the plain body;
-// one at the left or right border runs a copy in which every column is
-// skipped unless jlo <= j < jhi, so padding is never read and no padded
-// copy is made.
+// one at the left or right border runs a copy in which the first and last
+// K-1 columns are skipped unless jlo <= j < jhi, so padding is never read
+// and no padded copy is made.
+//
+// flip loads each kernel row's weights in reverse order (the caller steps
+// the rows backwards): the kernel turned by 180 degrees, which makes the
+// row kernel compute the input gradient of a stride-1 convolution.
 //
 // Registers: CX geometry, R8-R11 multiples of the pixel stride, SI the
-// group's first input column (at channel block offset; it may point
-// before the row), DI the group's first output, AX jlo, BX jhi, DX pixels
-// left, R13/R14 the x/w pointers of the kernel row, R15 the kernel rows
-// left, R12 scratch. The channel offset lives in the geometry's scratch.
-func row(v isa, K, S int) {
+// group's first input column (it may point before the row), DI the
+// group's first output, AX jlo, BX jhi, DX pixels left, R13/R14 the x/w
+// pointers of the kernel row (at the channel offset), R15 the kernel rows
+// left, R12 scratch. The channel offset and chunk bounds live in the
+// geometry's scratch.
+func row(v isa, K, S int, flip bool) {
 	name := fmt.Sprintf("rowK%dS%d%s", K, S, v.name)
+	if flip {
+		name = fmt.Sprintf("rowK%dS%dFlip%s", K, S, v.name)
+	}
 	fmt.Fprintf(&out, "// func %s(dst, x, w, scale, bias *float32, geom *asmRow)\n", name)
 	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
 	maxP, nreg := 16, 32
@@ -423,7 +433,11 @@ func row(v isa, K, S int) {
 			}
 			label(kl)
 			for kx := 0; kx < K; kx++ {
-				v.load(scaled("R14", kx), wreg+kx)
+				if flip {
+					v.load(scaled("R14", K-1-kx), wreg+kx)
+				} else {
+					v.load(scaled("R14", kx), wreg+kx)
+				}
 			}
 			p("MOVQ R13, R12")
 			for j := 0; j < ncols; j++ {
@@ -528,8 +542,9 @@ func main() {
 	for _, v := range []isa{avx512, avx2} {
 		for _, K := range []int{3, 5} {
 			for _, S := range []int{1, 2} {
-				row(v, K, S)
+				row(v, K, S, false)
 			}
+			row(v, K, 1, true)
 		}
 	}
 	if err := os.WriteFile("kernel_amd64.s", out.Bytes(), 0o644); err != nil {

@@ -37,7 +37,8 @@ type dot struct {
 type row struct {
 	nc, ow, nky, k, stride, w, padL int
 	pix, xRow                       int
-	pf                              int // offset of the rows to prefetch from x0, or 0
+	pf                              int  // offset of the rows to prefetch from x0, or 0
+	flip                            bool // kernel turned by 180°: rows from w0 backwards, taps reversed
 }
 
 // maxDotTaps bounds dot.ntap: the assembly keeps two sets of ntap

@@ -59,6 +59,18 @@ func rowK5S1AVX512(dst, x, w, scale, bias *float32, geom *asmRow)
 func rowK5S2AVX512(dst, x, w, scale, bias *float32, geom *asmRow)
 
 //go:noescape
+func rowK3S1FlipAVX512(dst, x, w, scale, bias *float32, geom *asmRow)
+
+//go:noescape
+func rowK5S1FlipAVX512(dst, x, w, scale, bias *float32, geom *asmRow)
+
+//go:noescape
+func rowK3S1FlipAVX2(dst, x, w, scale, bias *float32, geom *asmRow)
+
+//go:noescape
+func rowK5S1FlipAVX2(dst, x, w, scale, bias *float32, geom *asmRow)
+
+//go:noescape
 func rowK3S1AVX2(dst, x, w, scale, bias *float32, geom *asmRow)
 
 //go:noescape
@@ -185,12 +197,13 @@ func dotAVX2Go(out []float32, o0 int, a []float32, a0 int, b []float32, b0 int, 
 }
 
 // hasRow reports whether a row kernel covers the geometry: the kernel
-// sizes and strides of EfficientNet, with padding of less than a kernel
-// on either side, so that only a group's first and last K-1 input columns
-// can fall outside the row.
+// sizes and strides of EfficientNet (flipped kernels at stride 1 only),
+// with padding of less than a kernel on either side, so that only a
+// group's first and last K-1 input columns can fall outside the row.
 func hasRow(g *row) bool {
 	padR := (g.ow-1)*g.stride + g.k - g.w - g.padL
-	return (g.k == 3 || g.k == 5) && (g.stride == 1 || g.stride == 2) && g.padL < g.k && padR < g.k
+	return (g.k == 3 || g.k == 5) && (g.stride == 1 || (g.stride == 2 && !g.flip)) &&
+		g.padL >= 0 && g.padL < g.k && padR < g.k
 }
 
 // runRow proves the accesses of a row call in bounds and runs the row
@@ -201,7 +214,11 @@ func runRow(avx512 bool, maxGroup int, dst []float32, d0 int, x []float32, x0 in
 	checkSpan("output", lo, hi, len(dst))
 	lo, hi = span(x0, nc, g.nky, g.xRow, g.w, g.pix, 1, 0)
 	checkSpan("input", lo, hi, len(x))
-	lo, hi = span(w0, nc, g.nky, g.k*g.pix, g.k, g.pix, 1, 0)
+	wRow := g.k * g.pix
+	if g.flip {
+		wRow = -wRow
+	}
+	lo, hi = span(w0, nc, g.nky, wRow, g.k, g.pix, 1, 0)
 	checkSpan("weight", lo, hi, len(w))
 	if (bias != nil && len(bias) < nc) || (scale != nil && len(scale) < nc) {
 		panic("depthwise: bias or scale too short")
@@ -210,12 +227,20 @@ func runRow(avx512 bool, maxGroup int, dst []float32, d0 int, x []float32, x0 in
 		panic("depthwise: bad row call")
 	}
 	a := asmRow{
-		nc: nc, ow: g.ow, nky: g.nky, xRow: 4 * g.xRow, wRow: 4 * g.k * g.pix, pix: 4 * g.pix,
+		nc: nc, ow: g.ow, nky: g.nky, xRow: 4 * g.xRow, wRow: 4 * wRow, pix: 4 * g.pix,
 		jlo: g.padL, jhi: g.w + g.padL, xOff: -4 * g.padL * g.pix, chanEnd: 4 * nc,
 		chunk: 4 * rowChunk, start: groupSize(g.ow, maxGroup), pf: 4 * g.pf,
 	}
 	pd, px, pw, ps, pb := &dst[d0], &x[x0], &w[w0], biasPtr(scale), biasPtr(bias)
 	switch {
+	case avx512 && g.flip && g.k == 3:
+		rowK3S1FlipAVX512(pd, px, pw, ps, pb, &a)
+	case avx512 && g.flip:
+		rowK5S1FlipAVX512(pd, px, pw, ps, pb, &a)
+	case g.flip && g.k == 3:
+		rowK3S1FlipAVX2(pd, px, pw, ps, pb, &a)
+	case g.flip:
+		rowK5S1FlipAVX2(pd, px, pw, ps, pb, &a)
 	case avx512 && g.k == 3 && g.stride == 1:
 		rowK3S1AVX512(pd, px, pw, ps, pb, &a)
 	case avx512 && g.k == 3:
