@@ -186,3 +186,45 @@ func BenchmarkEpilogue(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRowScale compares the projection of an MBConv block with its
+// squeeze-and-excitation gate applied while A is packed (Epilogue.RowScale)
+// with a gating pass (y = x·gate per image and channel, vmath's vector
+// loop spread over the cores) followed by Gemm. GFLOP/s counts the
+// product only.
+func BenchmarkRowScale(b *testing.B) {
+	workers := runtime.GOMAXPROCS(0)
+	for _, s := range b0Shapes() {
+		if !strings.HasPrefix(s.name, "fwd/project") {
+			continue
+		}
+		const images = 8
+		hw := s.m / images
+		gate := make([]float32, images*s.k)
+		for i := range gate {
+			gate[i] = float32(i%11) / 11
+		}
+		b.Run("fused/"+s.name, func(b *testing.B) {
+			e := &Epilogue{RowScale: gate, GroupRows: hw}
+			runBench(b, s, func(d benchData) {
+				sgemmEpi(fastest, workers, s.transA, s.transB, s.m, s.n, s.k, 1, d.a, d.lda, d.b, d.ldb, 0, d.c, d.ldc, e)
+			})
+		})
+		b.Run("separate/"+s.name, func(b *testing.B) {
+			zeros := make([]float32, s.k)
+			gated := make([]float32, s.m*s.k)
+			var x []float32
+			pass := func(lo, hi int) {
+				for img := lo; img < hi; img++ {
+					r := x[img*hw*s.k : (img+1)*hw*s.k]
+					vmath.NormRows(gated[img*hw*s.k:(img+1)*hw*s.k], r, zeros, gate[img*s.k:(img+1)*s.k], zeros)
+				}
+			}
+			runBench(b, s, func(d benchData) {
+				x = d.a
+				parallel.For(images, 1, pass)
+				sgemm(fastest, workers, s.transA, s.transB, s.m, s.n, s.k, 1, gated, d.lda, d.b, d.ldb, 0, d.c, d.ldc)
+			})
+		})
+	}
+}

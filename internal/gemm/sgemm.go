@@ -129,9 +129,11 @@ type task struct {
 	chunks int
 	// shared reports whether an M split uses pb or reads B in place.
 	shared bool
-	// epi is the epilogue, when hasEpi.
+	// epi is the epilogue, when hasEpi; rs scales A, when hasRS.
 	epi    epiState
 	hasEpi bool
+	rs     rowScale
+	hasRS  bool
 	// partsFn, packFn and rowsFn are the method values runParts, packUnits
 	// and runRows, made once per pooled task so that handing them to
 	// parallel.For does not allocate per call.
@@ -164,7 +166,7 @@ func (t *task) run(i int) {
 				v := t.epi.view(i, 0, lo, t.ldc)
 				ep = &v
 			}
-			sgemmSerial(k, w, t.transA, t.transB, 0, t.m, lo, hi-lo, 0, t.kk, t.alpha, t.a, t.lda, t.b, t.ldb, nil, t.beta, t.c[lo:], t.ldc, ep)
+			sgemmSerial(k, w, t.transA, t.transB, 0, t.m, lo, hi-lo, 0, t.kk, t.alpha, t.a, t.lda, t.b, t.ldb, nil, t.beta, t.c[lo:], t.ldc, ep, t.rowScale())
 		}
 	case splitK:
 		// Parts hold whole multiples of 16 steps so that the kernel's
@@ -175,7 +177,7 @@ func (t *task) run(i int) {
 				scale(t.m, t.n, t.beta, t.c, t.ldc)
 				return
 			}
-			sgemmSerial(k, w, t.transA, t.transB, 0, t.m, 0, t.n, lo, hi-lo, t.alpha, t.a, t.lda, t.b, t.ldb, nil, t.beta, t.c, t.ldc, nil)
+			sgemmSerial(k, w, t.transA, t.transB, 0, t.m, 0, t.n, lo, hi-lo, t.alpha, t.a, t.lda, t.b, t.ldb, nil, t.beta, t.c, t.ldc, nil, t.rowScale())
 			return
 		}
 		w.c = grow(w.c, t.m*t.n)
@@ -183,7 +185,7 @@ func (t *task) run(i int) {
 			clear(w.c)
 			return
 		}
-		sgemmSerial(k, w, t.transA, t.transB, 0, t.m, 0, t.n, lo, hi-lo, t.alpha, t.a, t.lda, t.b, t.ldb, nil, 0, w.c, t.n, nil)
+		sgemmSerial(k, w, t.transA, t.transB, 0, t.m, 0, t.n, lo, hi-lo, t.alpha, t.a, t.lda, t.b, t.ldb, nil, 0, w.c, t.n, nil, t.rowScale())
 	}
 }
 
@@ -208,7 +210,7 @@ func sgemmEpi(k *microKernel, workers int, transA, transB bool, m, n, kk int, al
 			return
 		}
 		w := getWorkspace(k, m, n, kk)
-		sgemmSerial(k, w, transA, transB, 0, m, 0, n, 0, kk, alpha, a, lda, b, ldb, nil, beta, c, ldc, nil)
+		sgemmSerial(k, w, transA, transB, 0, m, 0, n, 0, kk, alpha, a, lda, b, ldb, nil, beta, c, ldc, nil, nil)
 		workspaces.Put(w)
 		return
 	}
@@ -231,6 +233,10 @@ func sgemmEpi(k *microKernel, workers int, transA, transB bool, m, n, kk int, al
 	tiles := (m + k.mr - 1) / k.mr
 	t.shared = !(k.direct && !transB && (tiles+t.chunks-1)/t.chunks*k.mr <= k.mc)
 	t.hasEpi = e != nil
+	t.hasRS = e != nil && e.RowScale != nil
+	if t.hasRS {
+		t.rs = rowScale{s: e.RowScale, group: e.GroupRows, k: kk}
+	}
 	if t.hasEpi {
 		sumParts := 1
 		switch split {
@@ -251,7 +257,7 @@ func sgemmEpi(k *microKernel, workers int, transA, transB bool, m, n, kk int, al
 		}
 		w := getWorkspace(k, m, n, kk)
 		v := t.epi.view(0, 0, 0, ldc)
-		sgemmSerial(k, w, transA, transB, 0, m, 0, n, 0, kk, alpha, a, lda, b, ldb, nil, beta, c, ldc, &v)
+		sgemmSerial(k, w, transA, transB, 0, m, 0, n, 0, kk, alpha, a, lda, b, ldb, nil, beta, c, ldc, &v, t.rowScale())
 		workspaces.Put(w)
 	case splitM, splitMDynamic:
 		if t.shared {
@@ -270,6 +276,7 @@ func sgemmEpi(k *microKernel, workers int, transA, transB bool, m, n, kk int, al
 	if t.hasEpi {
 		t.epi.finish()
 	}
+	t.rs.s = nil
 	for i, w := range t.ws {
 		workspaces.Put(w)
 		t.ws[i] = nil
@@ -277,6 +284,14 @@ func sgemmEpi(k *microKernel, workers int, transA, transB bool, m, n, kk int, al
 	// Drop references to the caller's matrices before caching.
 	t.a, t.b, t.c, t.ws = nil, nil, nil, t.ws[:0]
 	tasks.Put(t)
+}
+
+// rowScale returns the scaling of A, or nil.
+func (t *task) rowScale() *rowScale {
+	if t.hasRS {
+		return &t.rs
+	}
+	return nil
 }
 
 // reduceK adds the partial products of a k split to C, and applies the
@@ -373,7 +388,7 @@ func (t *task) runRows(lo, hi int) {
 				v := t.epi.view(ch, r0, 0, t.ldc)
 				ep = &v
 			}
-			sgemmSerial(k, w, t.transA, t.transB, r0, r1-r0, 0, t.n, 0, t.kk, t.alpha, t.a, t.lda, t.b, t.ldb, pb, t.beta, t.c[r0*t.ldc:], t.ldc, ep)
+			sgemmSerial(k, w, t.transA, t.transB, r0, r1-r0, 0, t.n, 0, t.kk, t.alpha, t.a, t.lda, t.b, t.ldb, pb, t.beta, t.c[r0*t.ldc:], t.ldc, ep, t.rowScale())
 		}
 	}
 	workspaces.Put(w)
@@ -413,12 +428,15 @@ func scale(m, n int, beta float32, c []float32, ldc int) {
 //
 // When ep is not nil the epilogue runs on each mc×nc block of C right after
 // the block's last k block.
-func sgemmSerial(k *microKernel, w *workspace, transA, transB bool, i0, m, j0, n, p0, kk int, alpha float32, a []float32, lda int, b []float32, ldb int, pb []float32, beta float32, c []float32, ldc int, ep *epiView) {
+//
+// When rs is not nil op(A) is scaled by it as it is packed (and is then
+// always packed).
+func sgemmSerial(k *microKernel, w *workspace, transA, transB bool, i0, m, j0, n, p0, kk int, alpha float32, a []float32, lda int, b []float32, ldb int, pb []float32, beta float32, c []float32, ldc int, ep *epiView, rs *rowScale) {
 	mr, nr := k.mr, k.nr
 	directB := k.direct && !transB && m <= k.mc && pb == nil
 	for jc := 0; jc < n; jc += k.nc {
 		nc := min(k.nc, n-jc)
-		directA := k.direct && nc <= directPanels*nr
+		directA := k.direct && nc <= directPanels*nr && rs == nil
 		for pc := 0; pc < kk; pc += k.kc {
 			kc := min(k.kc, kk-pc)
 			bBlock := w.b
@@ -441,10 +459,10 @@ func sgemmSerial(k *microKernel, w *workspace, transA, transB bool, i0, m, j0, n
 				mc := min(k.mc, m-ic)
 				if directA {
 					if last := mc / mr * mr; last < mc {
-						packA(transA, a, lda, i0+ic+last, p0+pc, mc-last, kc, mr, w.a)
+						packA(k, transA, a, lda, i0+ic+last, p0+pc, mc-last, kc, w.a, nil)
 					}
 				} else {
-					packA(transA, a, lda, i0+ic, p0+pc, mc, kc, mr, w.a)
+					packA(k, transA, a, lda, i0+ic, p0+pc, mc, kc, w.a, rs)
 				}
 				for jr := 0; jr < nc; jr += nr {
 					cols := min(nr, nc-jr)
