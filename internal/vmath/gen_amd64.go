@@ -66,57 +66,86 @@ func (v isa) c(name string) string {
 	panic(name)
 }
 
-// creg returns constant name in a register, loading it into scratch on
-// AVX2, for instructions whose constant operand must be a register.
-func (v isa) creg(name string, scratch int) string {
-	if v.reg == "Z" {
-		return v.c(name)
-	}
-	p("VMOVUPS %s, %s", v.c(name), v.r(scratch))
-	return v.r(scratch)
+// A lane is one vector in flight: its registers are base+0 .. base+4.
+// The loops work on several lanes at once and emit each instruction for
+// every lane before the next, so that independent dependency chains sit
+// side by side in the instruction stream: one lane's exponential is a
+// chain of about 20 dependent operations (75 cycles), which a single
+// lane cannot hide.
+type lane struct {
+	v    isa
+	base int
+	off  int // byte offset of the lane's vector from R8·4
 }
 
-func (v isa) xor(a, b, dst string) {
-	if v.reg == "Z" {
+func (l lane) r(i int) string { return l.v.r(l.base + i) }
+
+// mem returns the lane's vector of the array at register reg.
+func (l lane) mem(reg string) string {
+	if l.off == 0 {
+		return fmt.Sprintf("(%s)(R8*4)", reg)
+	}
+	return fmt.Sprintf("%d(%s)(R8*4)", l.off, reg)
+}
+
+// all emits f for every lane.
+func all(ls []lane, f func(l lane)) {
+	for _, l := range ls {
+		f(l)
+	}
+}
+
+// creg returns constant name in a register, loading it into the lane's
+// scratch register on AVX2, for instructions whose constant operand must
+// be a register.
+func (l lane) creg(name string, scratch int) string {
+	if l.v.reg == "Z" {
+		return l.v.c(name)
+	}
+	p("VMOVUPS %s, %s", l.v.c(name), l.r(scratch))
+	return l.r(scratch)
+}
+
+func (l lane) xor(a, b, dst string) {
+	if l.v.reg == "Z" {
 		p("VPXORD %s, %s, %s", a, b, dst)
 	} else {
 		p("VXORPS %s, %s, %s", a, b, dst)
 	}
 }
 
-// exp replaces Z0 (Y0) by e^Z0, clobbering registers 1-3. The argument is
-// clamped to [lo, hi] (NaN passes through: MAXPS and MINPS return their
-// second source, here the argument, when either is NaN); n = round(x/ln 2)
-// by the 1.5·2^23 trick, whose sum also holds n in its low mantissa bits;
-// r = x - n·ln 2 in two parts (Cody-Waite); e^r by Cephes' degree-5
-// polynomial; 2^n built in the exponent field.
-func (v isa) exp() {
-	r0, r1, r2, r3 := v.r(0), v.r(1), v.r(2), v.r(3)
-	p("VMAXPS %s, %s, %s", r0, v.creg("lo", 1), r0)
-	p("VMINPS %s, %s, %s", r0, v.creg("hi", 1), r0)
-	p("VMULPS %s, %s, %s", v.c("log2e"), r0, r1)
-	p("VADDPS %s, %s, %s", v.c("magic"), r1, r1)
-	p("VSUBPS %s, %s, %s", v.c("magic"), r1, r2)
-	p("VFNMADD231PS %s, %s, %s", v.c("ln2hi"), r2, r0)
-	p("VFNMADD231PS %s, %s, %s", v.c("ln2lo"), r2, r0)
-	p("VMOVUPS %s, %s", v.c("c0"), r3)
+// exp replaces register 0 of each lane by e^x, clobbering registers 1-3.
+// The argument is clamped to [lo, hi] (NaN passes through: MAXPS and MINPS
+// return their second source, here the argument, when either is NaN);
+// n = round(x/ln 2) by the 1.5·2^23 trick, whose sum also holds n in its
+// low mantissa bits; r = x - n·ln 2 in two parts (Cody-Waite); e^r by
+// Cephes' degree-5 polynomial; 2^n built in the exponent field.
+func exp(ls []lane) {
+	all(ls, func(l lane) { p("VMAXPS %s, %s, %s", l.r(0), l.creg("lo", 1), l.r(0)) })
+	all(ls, func(l lane) { p("VMINPS %s, %s, %s", l.r(0), l.creg("hi", 1), l.r(0)) })
+	all(ls, func(l lane) { p("VMULPS %s, %s, %s", l.v.c("log2e"), l.r(0), l.r(1)) })
+	all(ls, func(l lane) { p("VADDPS %s, %s, %s", l.v.c("magic"), l.r(1), l.r(1)) })
+	all(ls, func(l lane) { p("VSUBPS %s, %s, %s", l.v.c("magic"), l.r(1), l.r(2)) })
+	all(ls, func(l lane) { p("VFNMADD231PS %s, %s, %s", l.v.c("ln2hi"), l.r(2), l.r(0)) })
+	all(ls, func(l lane) { p("VFNMADD231PS %s, %s, %s", l.v.c("ln2lo"), l.r(2), l.r(0)) })
+	all(ls, func(l lane) { p("VMOVUPS %s, %s", l.v.c("c0"), l.r(3)) })
 	for _, c := range []string{"c1", "c2", "c3", "c4", "c5"} {
-		p("VFMADD213PS %s, %s, %s", v.c(c), r0, r3)
+		all(ls, func(l lane) { p("VFMADD213PS %s, %s, %s", l.v.c(c), l.r(0), l.r(3)) })
 	}
-	p("VMULPS %s, %s, %s", r0, r0, r2)
-	p("VFMADD213PS %s, %s, %s", r0, r2, r3)
-	p("VADDPS %s, %s, %s", v.c("one"), r3, r3)
-	p("VPADDD %s, %s, %s", v.c("bias"), r1, r1)
-	p("VPSLLD $23, %s, %s", r1, r1)
-	p("VMULPS %s, %s, %s", r1, r3, r0)
+	all(ls, func(l lane) { p("VMULPS %s, %s, %s", l.r(0), l.r(0), l.r(2)) })
+	all(ls, func(l lane) { p("VFMADD213PS %s, %s, %s", l.r(0), l.r(2), l.r(3)) })
+	all(ls, func(l lane) { p("VADDPS %s, %s, %s", l.v.c("one"), l.r(3), l.r(3)) })
+	all(ls, func(l lane) { p("VPADDD %s, %s, %s", l.v.c("bias"), l.r(1), l.r(1)) })
+	all(ls, func(l lane) { p("VPSLLD $23, %s, %s", l.r(1), l.r(1)) })
+	all(ls, func(l lane) { p("VMULPS %s, %s, %s", l.r(1), l.r(3), l.r(0)) })
 }
 
-// sigmoid replaces register 0 (x) by 1/(1+e^-x).
-func (v isa) sigmoid() {
-	v.xor(v.c("sign"), v.r(0), v.r(0))
-	v.exp()
-	p("VADDPS %s, %s, %s", v.c("one"), v.r(0), v.r(0))
-	p("VDIVPS %s, %s, %s", v.r(0), v.creg("one", 1), v.r(0))
+// sigmoid replaces register 0 (x) of each lane by 1/(1+e^-x).
+func sigmoid(ls []lane) {
+	all(ls, func(l lane) { l.xor(l.v.c("sign"), l.r(0), l.r(0)) })
+	exp(ls)
+	all(ls, func(l lane) { p("VADDPS %s, %s, %s", l.v.c("one"), l.r(0), l.r(0)) })
+	all(ls, func(l lane) { p("VDIVPS %s, %s, %s", l.r(0), l.creg("one", 1), l.r(0)) })
 }
 
 func (v isa) prologue() {
@@ -128,9 +157,15 @@ func (v isa) prologue() {
 	}
 }
 
+// unroll is the number of lanes of the main loops: three lanes use 15 of
+// the 16 registers that the constants leave free on AVX-512 (and all but
+// one of AVX2's 16).
+const unroll = 3
+
 // loop emits the function: args are the pointer arguments' names with
-// their registers, body the work on one vector at offset R8.
-func (v isa) loop(name string, args []string, regs []string, body func()) {
+// their registers, body the work on a set of lanes. A main loop runs
+// unroll lanes per step while whole groups remain, then single vectors.
+func (v isa) loop(name string, args []string, regs []string, body func(ls []lane)) {
 	size := 8 * (len(args) + 1)
 	fmt.Fprintf(&out, "// func %s%s(", name, v.name)
 	for i, a := range args {
@@ -148,10 +183,21 @@ func (v isa) loop(name string, args []string, regs []string, body func()) {
 	v.prologue()
 	p("XORQ R8, R8")
 	l := name + v.name
+	group := make([]lane, unroll)
+	for i := range group {
+		group[i] = lane{v: v, base: 5 * i, off: 4 * v.width * i}
+	}
+	label(l + "_group")
+	p("LEAQ %d(R8), R9", unroll*v.width)
+	p("CMPQ R9, CX")
+	p("JGT %s_loop", l)
+	body(group)
+	p("MOVQ R9, R8")
+	p("JMP %s_group", l)
 	label(l + "_loop")
 	p("CMPQ R8, CX")
 	p("JGE %s_done", l)
-	body()
+	body(group[:1])
 	p("ADDQ $%d, R8", v.width)
 	p("JMP %s_loop", l)
 	label(l + "_done")
@@ -161,54 +207,58 @@ func (v isa) loop(name string, args []string, regs []string, body func()) {
 }
 
 func (v isa) emit() {
-	ld := func(reg string, i int) { p("VMOVUPS (%s)(R8*4), %s", reg, v.r(i)) }
-	st := func(i int, reg string) { p("VMOVUPS %s, (%s)(R8*4)", v.r(i), reg) }
-	v.loop("sigmoid", []string{"dst", "x"}, []string{"DI", "SI"}, func() {
-		ld("SI", 0)
-		v.sigmoid()
-		st(0, "DI")
+	ld := func(ls []lane, reg string, i int) {
+		all(ls, func(l lane) { p("VMOVUPS %s, %s", l.mem(reg), l.r(i)) })
+	}
+	st := func(ls []lane, i int, reg string) {
+		all(ls, func(l lane) { p("VMOVUPS %s, %s", l.r(i), l.mem(reg)) })
+	}
+	v.loop("sigmoid", []string{"dst", "x"}, []string{"DI", "SI"}, func(ls []lane) {
+		ld(ls, "SI", 0)
+		sigmoid(ls)
+		st(ls, 0, "DI")
 	})
 	// sig may be nil (Eval mode keeps no sigmoid).
-	v.loop("silu", []string{"dst", "sig", "x"}, []string{"DI", "DX", "SI"}, func() {
-		ld("SI", 4)
-		p("VMOVUPS %s, %s", v.r(4), v.r(0))
-		v.sigmoid()
+	v.loop("silu", []string{"dst", "sig", "x"}, []string{"DI", "DX", "SI"}, func(ls []lane) {
+		ld(ls, "SI", 4)
+		all(ls, func(l lane) { p("VMOVUPS %s, %s", l.r(4), l.r(0)) })
+		sigmoid(ls)
 		p("TESTQ DX, DX")
-		p("JZ 2(PC)")
-		st(0, "DX")
-		p("VMULPS %s, %s, %s", v.r(4), v.r(0), v.r(0))
-		st(0, "DI")
+		p("JZ %d(PC)", len(ls)+1)
+		st(ls, 0, "DX")
+		all(ls, func(l lane) { p("VMULPS %s, %s, %s", l.r(4), l.r(0), l.r(0)) })
+		st(ls, 0, "DI")
 	})
 	// dx = dy·s·(1-s)
-	v.loop("sigmoidGrad", []string{"dx", "dy", "sig"}, []string{"DI", "BX", "DX"}, func() {
-		ld("DX", 0)
-		p("VSUBPS %s, %s, %s", v.r(0), v.creg("one", 1), v.r(1))
-		p("VMULPS %s, %s, %s", v.r(0), v.r(1), v.r(1))
-		p("VMULPS (BX)(R8*4), %s, %s", v.r(1), v.r(1))
-		st(1, "DI")
+	v.loop("sigmoidGrad", []string{"dx", "dy", "sig"}, []string{"DI", "BX", "DX"}, func(ls []lane) {
+		ld(ls, "DX", 0)
+		all(ls, func(l lane) { p("VSUBPS %s, %s, %s", l.r(0), l.creg("one", 1), l.r(1)) })
+		all(ls, func(l lane) { p("VMULPS %s, %s, %s", l.r(0), l.r(1), l.r(1)) })
+		all(ls, func(l lane) { p("VMULPS %s, %s, %s", l.mem("BX"), l.r(1), l.r(1)) })
+		st(ls, 1, "DI")
 	})
 	// dx = dy·s·(1 + x·(1-s))
-	v.loop("siluGrad", []string{"dx", "dy", "x", "sig"}, []string{"DI", "BX", "SI", "DX"}, func() {
-		ld("DX", 0)
-		p("VSUBPS %s, %s, %s", v.r(0), v.creg("one", 1), v.r(1))
-		p("VMULPS (SI)(R8*4), %s, %s", v.r(1), v.r(1))
-		p("VADDPS %s, %s, %s", v.c("one"), v.r(1), v.r(1))
-		p("VMULPS %s, %s, %s", v.r(0), v.r(1), v.r(1))
-		p("VMULPS (BX)(R8*4), %s, %s", v.r(1), v.r(1))
-		st(1, "DI")
+	v.loop("siluGrad", []string{"dx", "dy", "x", "sig"}, []string{"DI", "BX", "SI", "DX"}, func(ls []lane) {
+		ld(ls, "DX", 0)
+		all(ls, func(l lane) { p("VSUBPS %s, %s, %s", l.r(0), l.creg("one", 1), l.r(1)) })
+		all(ls, func(l lane) { p("VMULPS %s, %s, %s", l.mem("SI"), l.r(1), l.r(1)) })
+		all(ls, func(l lane) { p("VADDPS %s, %s, %s", l.v.c("one"), l.r(1), l.r(1)) })
+		all(ls, func(l lane) { p("VMULPS %s, %s, %s", l.r(0), l.r(1), l.r(1)) })
+		all(ls, func(l lane) { p("VMULPS %s, %s, %s", l.mem("BX"), l.r(1), l.r(1)) })
+		st(ls, 1, "DI")
 	})
 	// The same without a stored σ: it is recomputed from x, one
 	// exponential per element in place of a load of a whole cached tensor.
-	v.loop("siluGradX", []string{"dx", "dy", "x"}, []string{"DI", "BX", "SI"}, func() {
-		ld("SI", 4)
-		p("VMOVUPS %s, %s", v.r(4), v.r(0))
-		v.sigmoid()
-		p("VSUBPS %s, %s, %s", v.r(0), v.creg("one", 1), v.r(1))
-		p("VMULPS %s, %s, %s", v.r(4), v.r(1), v.r(1))
-		p("VADDPS %s, %s, %s", v.c("one"), v.r(1), v.r(1))
-		p("VMULPS %s, %s, %s", v.r(0), v.r(1), v.r(1))
-		p("VMULPS (BX)(R8*4), %s, %s", v.r(1), v.r(1))
-		st(1, "DI")
+	v.loop("siluGradX", []string{"dx", "dy", "x"}, []string{"DI", "BX", "SI"}, func(ls []lane) {
+		ld(ls, "SI", 4)
+		all(ls, func(l lane) { p("VMOVUPS %s, %s", l.r(4), l.r(0)) })
+		sigmoid(ls)
+		all(ls, func(l lane) { p("VSUBPS %s, %s, %s", l.r(0), l.creg("one", 1), l.r(1)) })
+		all(ls, func(l lane) { p("VMULPS %s, %s, %s", l.r(4), l.r(1), l.r(1)) })
+		all(ls, func(l lane) { p("VADDPS %s, %s, %s", l.v.c("one"), l.r(1), l.r(1)) })
+		all(ls, func(l lane) { p("VMULPS %s, %s, %s", l.r(0), l.r(1), l.r(1)) })
+		all(ls, func(l lane) { p("VMULPS %s, %s, %s", l.mem("BX"), l.r(1), l.r(1)) })
+		st(ls, 1, "DI")
 	})
 }
 
