@@ -22,7 +22,9 @@ const (
 //	ColSum += column sums of C, ColSumSq += column sums of C²
 //
 // Scale and Bias hold one value per column of C (length n); nil means 1
-// and 0. Residual, when not nil, has C's layout (leading dimension ldc).
+// and 0. Residual, when not nil, has C's layout (leading dimension ldc)
+// and must not overlap C: C's blocks are written before the epilogue reads
+// the residual.
 // ColSum and ColSumSq, when not nil, have length n and receive the sums of
 // the stored C in float64.
 //
@@ -49,8 +51,9 @@ type Epilogue struct {
 
 // GemmEpilogue computes C = op(A)·op(B) for float32 operands, as Gemm with
 // alpha 1 and beta 0 does, and applies e to C block by block right after
-// each block's last k step (see Epilogue); e may be nil. C is not read, so
-// it may hold anything, NaN included.
+// each block's last k step (see Epilogue); e may be nil. With e.RowScale,
+// A is scaled as it is packed. C is not read, so it may hold anything, NaN
+// included.
 //
 // The column sums are the same for every call with the same operands and
 // GOMAXPROCS: each part of a parallel product sums its own columns, and
