@@ -2,6 +2,7 @@ package layers_test
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"github.com/effnet-go/effnet/layers"
@@ -86,4 +87,50 @@ func ExampleCrossEntropy() {
 	// Output:
 	// smoothing 0.0: loss 0.0001, correct 1
 	// smoothing 0.1: loss 0.7501, correct 1
+}
+
+// In inference a convolution, its BatchNorm and the activation run as one
+// pass: the normalisation is folded into the convolution's epilogue.
+func ExampleConv2D_ForwardEval() {
+	conv, err := layers.NewConv2D[float32](layers.Conv2DConfig{In: 4, Out: 6, Kernel: 1})
+	if err != nil {
+		panic(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	layers.InitKaimingNormalFanOut(conv.Weight, rng)
+	bn, err := layers.NewBatchNorm2D[float32](6, layers.DefaultBNEps, layers.DefaultBNMomentum)
+	if err != nil {
+		panic(err)
+	}
+	bn.Act = layers.SiLU // timm's BatchNormAct2d
+
+	x := layers.NewTensor[float32](1, 3, 3, 4)
+	for i := range x.Data {
+		x.Data[i] = float32(i%5) - 2
+	}
+	// The plain way: three layers, three passes over the output.
+	h, err := conv.Forward(x, layers.Eval)
+	if err != nil {
+		panic(err)
+	}
+	want, err := bn.Forward(h, layers.Eval)
+	if err != nil {
+		panic(err)
+	}
+	want = want.Clone()
+
+	// The fused way.
+	e := layers.Epilogue[float32]{Scale: make([]float32, 6), Bias: make([]float32, 6), Act: layers.SiLU}
+	bn.EvalAffine(e.Scale, e.Bias)
+	got, err := conv.ForwardEval(x, &e)
+	if err != nil {
+		panic(err)
+	}
+	var worst float64
+	for i, v := range got.Data {
+		worst = max(worst, math.Abs(float64(v-want.Data[i])))
+	}
+	fmt.Println(got.Shape, worst < 1e-6)
+	// Output:
+	// [1 3 3 6] true
 }
