@@ -53,6 +53,10 @@ type Model[T layers.Float] struct {
 	// and activation folded in; the head's also pools).
 	stemEpi, headEpi layers.Epilogue[T]
 	pooled           *tensor.Tensor[T]
+	// evalBufs are the tensors every Eval-mode block shares (see
+	// mbconv.Block.ShareEvalBuffers): two for block outputs in turn, one
+	// for expanded and one for depthwise outputs.
+	evalBufs [4]*tensor.Tensor[T]
 	pcg              *rand.PCG // behind dropout and drop-path; see RNGState
 }
 
@@ -120,8 +124,17 @@ func New[T layers.Float](spec arch.Network, seed uint64) (*Model[T], error) {
 	m.StemBN.GradInPlace = true
 	m.HeadBN.GradInPlace = true
 	m.collect(blocks)
-	m.stemEpi = layers.Epilogue[T]{Scale: make([]T, spec.Stem), Bias: make([]T, spec.Stem), Act: act}
-	m.headEpi = layers.Epilogue[T]{Scale: make([]T, spec.Head), Bias: make([]T, spec.Head), Act: act}
+	for i := range m.evalBufs {
+		m.evalBufs[i] = tensor.New[T](0)
+	}
+	// Block i writes buffer i%2 and reads the other, which the stem
+	// fills for block 0; the head's output is only pooled, so it can go
+	// in the expansion buffer.
+	for i, b := range m.Blocks {
+		b.ShareEvalBuffers(m.evalBufs[2], m.evalBufs[3], m.evalBufs[i%2])
+	}
+	m.stemEpi = layers.Epilogue[T]{Scale: make([]T, spec.Stem), Bias: make([]T, spec.Stem), Act: act, Out: m.evalBufs[1]}
+	m.headEpi = layers.Epilogue[T]{Scale: make([]T, spec.Head), Bias: make([]T, spec.Head), Act: act, Out: m.evalBufs[2]}
 	m.head = []layers.Layer[T]{m.Classifier, m.dropout, m.pool, m.HeadBN, m.Head}
 	m.stem = []layers.Layer[T]{m.StemBN, m.Stem}
 	return m, nil

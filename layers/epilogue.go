@@ -25,6 +25,11 @@ type Epilogue[T Float] struct {
 	Act         Activation // Identity for none
 	Residual    *Tensor[T] // nil, or a tensor of the output's shape
 	Means       *Tensor[T] // nil, or [N, Out], overwritten
+	// Out, when not nil, receives the output (resized to its shape) in
+	// place of the layer's own tensor, so that layers whose outputs are
+	// not needed at the same time can share one buffer. It must not be
+	// the input or Residual.
+	Out *Tensor[T]
 }
 
 // EvalAffine writes the Eval-mode normalisation as y = x·scale + bias
@@ -57,6 +62,8 @@ func (e *Epilogue[T]) check(layer fmt.Stringer, n, oh, ow, c int) error {
 		return fmt.Errorf("layers: %v: epilogue has unknown activation %d", layer, int(e.Act))
 	case e.Residual != nil && !e.Residual.HasShape(n, oh, ow, c):
 		return &ShapeError{Layer: layer.String(), Want: fmt.Sprint([]int{n, oh, ow, c}), Got: e.Residual.Shape, Argument: "residual"}
+	case e.Out != nil && (e.Out == e.Residual || e.Out == e.Means):
+		return fmt.Errorf("layers: %v: epilogue output is also its residual or means", layer)
 	case e.Means != nil && !e.Means.HasShape(n, c):
 		return &ShapeError{Layer: layer.String(), Want: fmt.Sprintf("[%d %d]", n, c), Got: e.Means.Shape, Argument: "means"}
 	}
@@ -67,19 +74,26 @@ func (e *Epilogue[T]) check(layer fmt.Stringer, n, oh, ow, c int) error {
 // means none). The result is the layer's output tensor, as for Forward.
 func (c *Conv2D[T]) ForwardEval(x *Tensor[T], e *Epilogue[T]) (*Tensor[T], error) {
 	if e != nil && x.Dims() == 4 { // Forward reports other shapes
+		if e.Out == x {
+			return nil, fmt.Errorf("layers: %v: epilogue output is also the input", c)
+		}
 		oh, ow := c.OutputSize(x.Shape[1], x.Shape[2])
 		if err := e.check(c, x.Shape[0], oh, ow, c.cfg.Out); err != nil {
 			return nil, err
 		}
 	}
-	if e != nil && x.Dims() == 4 && c.path == convPathDepthwise && c.forwardEvalDepthwise(x, e) {
-		return c.out, nil
-	}
-	if e != nil && x.Dims() == 4 && c.forwardEvalFused(x, e) {
-		if e.Means != nil {
-			c.means(e.Means)
+	if e != nil && x.Dims() == 4 && c.path == convPathDepthwise {
+		if y, ok := c.forwardEvalDepthwise(x, e); ok {
+			return y, nil
 		}
-		return c.out, nil
+	}
+	if e != nil && x.Dims() == 4 {
+		if y, ok := c.forwardEvalFused(x, e); ok {
+			if e.Means != nil {
+				c.means(e.Means, y.Data)
+			}
+			return y, nil
+		}
 	}
 	y, err := c.Forward(x, Eval)
 	if err != nil || e == nil {
@@ -96,7 +110,23 @@ func (c *Conv2D[T]) ForwardEval(x *Tensor[T], e *Epilogue[T]) (*Tensor[T], error
 		parallel.For(c.n*c.oh*c.ow, convGrain(4*c.cfg.Out), c.epiRows)
 	}
 	c.epi = epilogueRun[T]{}
+	if e.Out != nil {
+		e.Out.Resize(y.Shape...)
+		copy(e.Out.Data, y.Data)
+		return e.Out, nil
+	}
 	return y, nil
+}
+
+// evalOut returns the tensor a fused ForwardEval writes: e.Out or the
+// layer's own, resized to the output shape.
+func (c *Conv2D[T]) evalOut(e *Epilogue[T]) *Tensor[T] {
+	if e.Out != nil {
+		e.Out.Resize(c.n, c.oh, c.ow, c.cfg.Out)
+		return e.Out
+	}
+	c.out = tensor.Ensure(c.out, c.n, c.oh, c.ow, c.cfg.Out)
+	return c.out
 }
 
 // forwardEvalFused runs a float32 convolution that is a matrix product
@@ -104,17 +134,17 @@ func (c *Conv2D[T]) ForwardEval(x *Tensor[T], e *Epilogue[T]) (*Tensor[T], error
 // product (gemm.GemmEpilogue), each block of the output finished while in
 // cache, and reports whether it could; Means is left to the caller. x
 // has been checked to be a 4-d input.
-func (c *Conv2D[T]) forwardEvalFused(x *Tensor[T], e *Epilogue[T]) bool {
+func (c *Conv2D[T]) forwardEvalFused(x *Tensor[T], e *Epilogue[T]) (*Tensor[T], bool) {
 	x32, ok := any(x.Data).([]float32)
 	if !ok || c.Bias != nil || x.Shape[3] != c.cfg.In || (e.Act != Identity && e.Act != SiLU) ||
 		(c.path != convPathPointwise && (c.path != convPathGeneral || c.cfg.Groups != 1)) {
-		return false
+		return nil, false
 	}
 	in, out, k, s := c.cfg.In, c.cfg.Out, c.cfg.Kernel, c.cfg.Stride
 	c.n, c.h, c.w = x.Shape[0], x.Shape[1], x.Shape[2]
 	c.oh, c.padT = convPad(c.cfg.Padding, c.h, k, s)
 	c.ow, c.padL = convPad(c.cfg.Padding, c.w, k, s)
-	c.out = tensor.Ensure(c.out, c.n, c.oh, c.ow, out)
+	dst := c.evalOut(e)
 	c.x = nil
 	c.colValid = false
 	ge := &c.gemmEpi
@@ -126,12 +156,12 @@ func (c *Conv2D[T]) forwardEvalFused(x *Tensor[T], e *Epilogue[T]) bool {
 	if e.Residual != nil {
 		res = any(e.Residual.Data).([]float32)
 	}
-	y, w := any(c.out.Data).([]float32), any(c.Weight.Value.Data).([]float32)
+	y, w := any(dst.Data).([]float32), any(c.Weight.Value.Data).([]float32)
 	if c.path == convPathPointwise {
 		ge.Residual = res
 		gemm.GemmEpilogue(false, true, c.n*c.h*c.w, out, in, x32, in, w, in, y, out, ge)
 		*ge = gemm.Epilogue{}
-		return true
+		return dst, true
 	}
 	K := k * k * in
 	chunk := c.colChunk()
@@ -148,18 +178,18 @@ func (c *Conv2D[T]) forwardEvalFused(x *Tensor[T], e *Epilogue[T]) bool {
 		gemm.GemmEpilogue(false, true, nb*pix, out, K, col, K, w, K, y[lo:hi], out, ge)
 	}
 	*ge = gemm.Epilogue{}
-	return true
+	return dst, true
 }
 
 // means sets m [N, Out] to the channel means of each sample of the last
-// output.
-func (c *Conv2D[T]) means(m *Tensor[T]) {
+// output, y.
+func (c *Conv2D[T]) means(m *Tensor[T], y []T) {
 	C := c.cfg.Out
 	c.epiZero = convEnsure(c.epiZero, C)
 	c.epiZero2 = convEnsure(c.epiZero2, C)
 	c.epiSums = convEnsure(c.epiSums, 2*c.n*C)
 	c.meansEpi.Means = m
-	c.epi = epilogueRun[T]{e: &c.meansEpi, y: c.out.Data, c: C, hw: c.oh * c.ow, zero: c.epiZero, zero2: c.epiZero2, sums: c.epiSums}
+	c.epi = epilogueRun[T]{e: &c.meansEpi, y: y, c: C, hw: c.oh * c.ow, zero: c.epiZero, zero2: c.epiZero2, sums: c.epiSums}
 	parallel.For(c.n, 1, c.epiSamples)
 	c.epi, c.meansEpi.Means = epilogueRun[T]{}, nil
 }

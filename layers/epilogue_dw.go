@@ -3,7 +3,6 @@ package layers
 import (
 	"github.com/effnet-go/effnet/internal/depthwise"
 	"github.com/effnet-go/effnet/internal/parallel"
-	"github.com/effnet-go/effnet/internal/tensor"
 )
 
 // forwardEvalDepthwise runs a float32 depthwise convolution with the
@@ -12,20 +11,20 @@ import (
 // included, and reports whether it could: a convolution bias or a
 // residual is left to the general path, which EfficientNet never needs
 // here. x has been checked to be a 4-d input.
-func (c *Conv2D[T]) forwardEvalDepthwise(x *Tensor[T], e *Epilogue[T]) bool {
+func (c *Conv2D[T]) forwardEvalDepthwise(x *Tensor[T], e *Epilogue[T]) (*Tensor[T], bool) {
 	x32, ok := any(x.Data).([]float32)
 	if !ok || c.Bias != nil || e.Residual != nil || x.Shape[3] != c.cfg.In || (e.Act != Identity && e.Act != SiLU) {
-		return false
+		return nil, false
 	}
 	k, s, C := c.cfg.Kernel, c.cfg.Stride, c.cfg.In
 	c.n, c.h, c.w = x.Shape[0], x.Shape[1], x.Shape[2]
 	c.oh, c.padT = convPad(c.cfg.Padding, c.h, k, s)
 	c.ow, c.padL = convPad(c.cfg.Padding, c.w, k, s)
-	c.out = tensor.Ensure(c.out, c.n, c.oh, c.ow, C)
+	dst := c.evalOut(e)
 	c.x = nil
 	c.transposeDepthwise()
 	d := c.depthwise32()
-	d.wt, d.x, d.out = any(c.wt).([]float32), x32, any(c.out.Data).([]float32)
+	d.wt, d.x, d.out = any(c.wt).([]float32), x32, any(dst.Data).([]float32)
 	d.epi = depthwise.Epilogue{Scale: any(e.Scale).([]float32), Bias: any(e.Bias).([]float32)}
 	if e.Act == SiLU {
 		d.epi.Act = depthwise.ActSiLU
@@ -55,7 +54,7 @@ func (c *Conv2D[T]) forwardEvalDepthwise(x *Tensor[T], e *Epilogue[T]) bool {
 		}
 	}
 	d.x, d.out, d.epi = nil, nil, depthwise.Epilogue{}
-	return true
+	return dst, true
 }
 
 func (d *depthwise32) fwdEpiRows(lo, hi int) {

@@ -174,3 +174,45 @@ func to32(v []float64) []float32 {
 	}
 	return out
 }
+
+// TestForwardEvalOut: with Epilogue.Out the output lands there, resized,
+// and equals the layer's own output exactly (the same computation), on
+// every path: fused float32 products, the depthwise kernel, the float64
+// fallback and a convolution with bias.
+func TestForwardEvalOut(t *testing.T) {
+	for ci, cfg := range epilogueConvs {
+		cfg.Padding = max(cfg.Padding, PadSymmetric)
+		c64 := newTestConv(t, cfg, uint64(ci))
+		c32, err := NewConv2D[float32](cfg)
+		require.NoError(t, err)
+		for i, p := range c64.Params() {
+			c32.Params()[i].Value = tensor.Convert[float32](p.Value)
+		}
+		x := convRand(uint64(200+ci), 2, 9, 9, cfg.In)
+		scale, bias := gradcheck.Weights(cfg.Out, 1), gradcheck.Weights(cfg.Out, 2)
+
+		own, err := c64.ForwardEval(x, &Epilogue[float64]{Scale: scale, Bias: bias, Act: SiLU})
+		require.NoError(t, err)
+		want := own.Clone()
+		out := tensor.New[float64](1)
+		got, err := c64.ForwardEval(x, &Epilogue[float64]{Scale: scale, Bias: bias, Act: SiLU, Out: out})
+		require.NoError(t, err)
+		require.Same(t, out, got)
+		require.Equal(t, want.Shape, got.Shape)
+		require.Equal(t, want.Data, got.Data)
+
+		x32 := tensor.Convert[float32](x)
+		e32 := Epilogue[float32]{Scale: to32(scale), Bias: to32(bias), Act: SiLU}
+		own32, err := c32.ForwardEval(x32, &e32)
+		require.NoError(t, err)
+		want32 := own32.Clone()
+		e32.Out = tensor.New[float32](1)
+		got32, err := c32.ForwardEval(x32, &e32)
+		require.NoError(t, err)
+		require.Same(t, e32.Out, got32)
+		require.Equal(t, want32.Data, got32.Data, "%v", c32)
+
+		_, err = c64.ForwardEval(x, &Epilogue[float64]{Out: x})
+		require.ErrorContains(t, err, "also the input")
+	}
+}

@@ -174,6 +174,17 @@ func New[T layers.Float](c Config, rng *rand.Rand) (*Block[T], error) {
 	return b, nil
 }
 
+// ShareEvalBuffers makes Eval-mode Forwards write the expanded tensor,
+// the depthwise output and the block's output into the given tensors
+// (resized as needed) instead of tensors of the block's own; nil keeps the
+// block's own. A network shares them among all its blocks, whose
+// intermediate tensors are dead once the next block starts, so that
+// inference holds a few activation-sized buffers instead of three per
+// block (B7 at 600 px: 1.4 GB). out must differ from the block's input.
+func (b *Block[T]) ShareEvalBuffers(expanded, depthwise, out *tensor.Tensor[T]) {
+	b.expandEpi.Out, b.dwEpi.Out, b.projectEpi.Out = expanded, depthwise, out
+}
+
 // forwardEval is Forward in Eval mode with every BatchNorm, activation and
 // the residual add fused into the convolution before it (Conv2D.ForwardEval),
 // so that each convolution's output is written once and read once.
