@@ -57,7 +57,7 @@ type Model[T layers.Float] struct {
 	// mbconv.Block.ShareEvalBuffers): two for block outputs in turn, one
 	// for expanded and one for depthwise outputs.
 	evalBufs [4]*tensor.Tensor[T]
-	pcg              *rand.PCG // behind dropout and drop-path; see RNGState
+	pcg      *rand.PCG // behind dropout and drop-path; see RNGState
 }
 
 // New builds the network spec describes with weights initialised as
