@@ -57,6 +57,9 @@ type Model[T layers.Float] struct {
 	// mbconv.Block.ShareEvalBuffers): two for block outputs in turn, one
 	// for expanded and one for depthwise outputs.
 	evalBufs [4]*tensor.Tensor[T]
+	// gradBufs do the same for the gradients inside and between blocks
+	// in Backward (see mbconv.Block.ShareGradBuffers).
+	gradBufs [4]*tensor.Tensor[T]
 	pcg      *rand.PCG // behind dropout and drop-path; see RNGState
 }
 
@@ -126,12 +129,17 @@ func New[T layers.Float](spec arch.Network, seed uint64) (*Model[T], error) {
 	m.collect(blocks)
 	for i := range m.evalBufs {
 		m.evalBufs[i] = tensor.New[T](0)
+		m.gradBufs[i] = tensor.New[T](0)
 	}
 	// Block i writes buffer i%2 and reads the other, which the stem
 	// fills for block 0; the head's output is only pooled, so it can go
 	// in the expansion buffer.
+	// In Backward block i writes its input gradient into buffer i%2 and
+	// receives block i+1's in the other; the last block's comes from the
+	// head convolution, which keeps its own.
 	for i, b := range m.Blocks {
 		b.ShareEvalBuffers(m.evalBufs[2], m.evalBufs[3], m.evalBufs[i%2])
+		b.ShareGradBuffers(m.gradBufs[2], m.gradBufs[3], m.gradBufs[i%2])
 	}
 	m.stemEpi = layers.Epilogue[T]{Scale: make([]T, spec.Stem), Bias: make([]T, spec.Stem), Act: act, Out: m.evalBufs[1]}
 	m.headEpi = layers.Epilogue[T]{Scale: make([]T, spec.Head), Bias: make([]T, spec.Head), Act: act, Out: m.evalBufs[2]}

@@ -43,6 +43,11 @@ type Conv2D[T Float] struct {
 	// product and col2im pass. The depthwise kernels compute both
 	// gradients in one pass and ignore it.
 	SkipInputGrad bool
+	// GradOut, when not nil, receives the input gradient of Backward
+	// (resized to the input's shape) in place of the layer's own tensor,
+	// so that layers whose gradients are not needed at the same time can
+	// share one buffer. It must not be the gradient passed to Backward.
+	GradOut *Tensor[T]
 
 	cfg  Conv2DConfig
 	path convPath
@@ -50,9 +55,10 @@ type Conv2D[T Float] struct {
 	// Geometry of the last Forward.
 	n, h, w, oh, ow, padT, padL int
 
-	x   *Tensor[T] // input of the last Train-mode Forward; nil otherwise
-	out *Tensor[T]
-	dx  *Tensor[T]
+	x     *Tensor[T] // input of the last Train-mode Forward; nil otherwise
+	out   *Tensor[T]
+	dx    *Tensor[T] // where the running Backward writes: ownDX or GradOut
+	ownDX *Tensor[T]
 
 	colLimit int       // im2col buffer bound in elements; convColLimit, lowered by tests
 	col      []T       // im2col rows (general path), reused as the column gradient
@@ -215,9 +221,18 @@ func (c *Conv2D[T]) Backward(dy *Tensor[T]) (*Tensor[T], error) {
 	if !dy.HasShape(c.n, c.oh, c.ow, c.cfg.Out) {
 		return nil, &ShapeError{Layer: c.String(), Want: fmt.Sprintf("[%d %d %d %d]", c.n, c.oh, c.ow, c.cfg.Out), Got: dy.Shape, Argument: "gradient"}
 	}
+	if c.GradOut != nil && c.GradOut == dy {
+		return nil, fmt.Errorf("layers: %s: GradOut is also the gradient passed to Backward", c)
+	}
 	skip := c.SkipInputGrad && c.path != convPathDepthwise
 	if !skip {
-		c.dx = tensor.Ensure(c.dx, c.n, c.h, c.w, c.cfg.In)
+		if c.GradOut != nil {
+			c.GradOut.Resize(c.n, c.h, c.w, c.cfg.In)
+			c.dx = c.GradOut
+		} else {
+			c.ownDX = tensor.Ensure(c.ownDX, c.n, c.h, c.w, c.cfg.In)
+			c.dx = c.ownDX
+		}
 	}
 	switch c.path {
 	case convPathPointwise:

@@ -185,6 +185,24 @@ func (b *Block[T]) ShareEvalBuffers(expanded, depthwise, out *tensor.Tensor[T]) 
 	b.expandEpi.Out, b.dwEpi.Out, b.projectEpi.Out = expanded, depthwise, out
 }
 
+// ShareGradBuffers makes Backward write the project and depthwise
+// convolutions' input gradients into projectGrad and depthwiseGrad and
+// the block's input gradient (what Backward returns) into out, instead of
+// tensors of the block's own; nil keeps the block's own. The first two
+// are dead once Backward returns, so a network shares them among all its
+// blocks; out must differ from the gradient passed to Backward, which a
+// network arranges by alternating two buffers between consecutive blocks.
+// In a block without expansion the depthwise gradient is the block's
+// input gradient and goes to out.
+func (b *Block[T]) ShareGradBuffers(projectGrad, depthwiseGrad, out *tensor.Tensor[T]) {
+	b.Project.GradOut = projectGrad
+	if b.Expand == nil {
+		b.DW.GradOut = out
+		return
+	}
+	b.DW.GradOut, b.Expand.GradOut = depthwiseGrad, out
+}
+
 // forwardEval is Forward in Eval mode with every BatchNorm, activation and
 // the residual add fused into the convolution before it (Conv2D.ForwardEval),
 // so that each convolution's output is written once and read once.
