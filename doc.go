@@ -34,4 +34,15 @@
 //	logits, err := m.Forward(x, layers.Eval) // x is NHWC [N, 224, 224, 3]
 //
 // Activations are NHWC, float32 for speed or float64 for exact checks.
+//
+// # Speed and memory
+//
+// Most of an EfficientNet is bound by memory traffic on a CPU rather than
+// by arithmetic, so the model avoids passes over activations: in Eval mode
+// every BatchNorm, activation, residual add and squeeze-excite pooling
+// runs inside the convolution before it, and the blocks share four
+// activation buffers; in training BatchNorm applies the activation itself,
+// storing one tensor where two were, and the blocks share their gradient
+// buffers. A training step and an inference allocate nothing once warm.
+// go run ./examples/bench -torch measures all this against PyTorch.
 package effnet
