@@ -6,6 +6,7 @@
 //	go run ./examples/bench                                  # b0 eval at 224 px, batch 8
 //	go run ./examples/bench -mode train -resolution 128 -batch 32
 //	go run ./examples/bench -model b3 -mode all -iters 3
+//	go run ./examples/bench -model b0,b1,b2,b3 -batch 1      # FLOPs against wall clock
 //	go run ./examples/bench -torch                           # effnet against PyTorch
 //
 // With -torch it runs, in one invocation, the configurations of the speed
@@ -21,6 +22,11 @@
 // itself), so that each peak RSS belongs to that configuration alone, as
 // the torch script's does. Without -torch and with a single configuration
 // the measurement runs in-process; its last line is the JSON result.
+//
+// With several models (-model b0,b2,b4) it also prints how their forward
+// multiply-accumulates (MACs) and their step times grow against the first
+// model's: the compound-scaling question of whether FLOPs savings become
+// wall-clock savings.
 //
 // Images/s is batch size over the median step time. Allocations per step
 // are the runtime's malloc count over the timed steps divided by their
@@ -86,7 +92,7 @@ type torchResult struct {
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	model := fs.String("model", "b0", "model preset: b0..b7 or any name arch.Preset knows")
+	model := fs.String("model", "b0", "model preset: b0..b7 or any name arch.Preset knows; a comma-separated list compares several")
 	resolution := fs.Int("resolution", 0, "input height and width (default: the model's own)")
 	batch := fs.Int("batch", 8, "batch size")
 	mode := fs.String("mode", "eval", "eval, train or all")
@@ -136,12 +142,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "bench: -mode must be eval, train or all, got %q\n", *mode)
 			return 2
 		}
-		for _, md := range modes {
-			n := *iters
-			if n == 0 {
-				n = map[string]int{"eval": 10, "train": 5}[md]
+		for _, name := range strings.Split(*model, ",") {
+			if name = strings.TrimSpace(name); name == "" {
+				fmt.Fprintf(stderr, "bench: empty model name in -model %q\n", *model)
+				return 2
 			}
-			configs = append(configs, config{Model: *model, Mode: md, Resolution: *resolution, Batch: *batch, Iters: n, Warmup: *warmup})
+			for _, md := range modes {
+				n := *iters
+				if n == 0 {
+					n = map[string]int{"eval": 10, "train": 5}[md]
+				}
+				configs = append(configs, config{Model: name, Mode: md, Resolution: *resolution, Batch: *batch, Iters: n, Warmup: *warmup})
+			}
 		}
 	}
 	if *mode == "train" && *batch < 2 && !*withTorch {
@@ -213,6 +225,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if !*withTorch {
+		printScaling(stdout, results)
 		line, _ := json.Marshal(struct {
 			Configs []result `json:"configs"`
 		}{results})
@@ -242,6 +255,30 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}{rows})
 	fmt.Fprintf(stdout, "%s\n", line)
 	return 0
+}
+
+// printScaling prints, per mode, how MACs and step time per image grow from
+// the first model measured, when more than one model was.
+func printScaling(w io.Writer, results []result) {
+	for _, mode := range []string{"eval", "train"} {
+		var rs []result
+		for _, r := range results {
+			if r.Mode == mode {
+				rs = append(rs, r)
+			}
+		}
+		if len(rs) < 2 || rs[0].ImgS == 0 || rs[0].MACs == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s: forward MACs against time per image, relative to %s\n", mode, rs[0].Model)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "model\tresolution\tGMACs/img\tms/img\tMACs ×\ttime ×\tGMAC/s\t")
+		for _, r := range rs {
+			fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.2f\t%.2f\t%.2f\t%.1f\t\n", r.Model, r.Resolution, float64(r.MACs)/1e9, 1e3/r.ImgS,
+				float64(r.MACs)/float64(rs[0].MACs), rs[0].ImgS/r.ImgS, r.GMACS)
+		}
+		tw.Flush()
+	}
 }
 
 func printResult(w io.Writer, r result) {

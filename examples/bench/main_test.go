@@ -9,6 +9,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/effnet-go/effnet/arch"
+	"github.com/effnet-go/effnet/flops"
 )
 
 // TestMain lets the test binary stand in for the command when run re-runs
@@ -131,4 +134,37 @@ func TestParseVmHWM(t *testing.T) {
 	assert.Equal(t, 200.0, mb)
 	_, err = parseVmHWM([]byte("Name:\tbench\n"))
 	assert.Error(t, err)
+}
+
+// TestModelSweep: several models in one run print the MACs-against-time
+// table, with MACs from package flops (B0 and B1 at 32 px, 10 classes:
+// exact counts that flops' own tests pin at other sizes).
+func TestModelSweep(t *testing.T) {
+	code, out, errs := call("-model", "b0,b1", "-classes", "10", "-resolution", "32", "-batch", "1", "-iters", "1", "-warmup", "0")
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "eval: forward MACs against time per image, relative to b0")
+	var doc struct {
+		Configs []struct {
+			Model string  `json:"model"`
+			MACs  int64   `json:"macs"`
+			GMACS float64 `json:"gmac_s"`
+		} `json:"configs"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(lastLine(out)), &doc), out)
+	require.Len(t, doc.Configs, 2)
+	assert.Equal(t, "b0", doc.Configs[0].Model)
+	assert.Equal(t, "b1", doc.Configs[1].Model)
+	for i, name := range []string{"b0", "b1"} {
+		spec, err := arch.Preset(name)
+		require.NoError(t, err)
+		spec.Classes, spec.Resolution = 10, 32
+		want, err := flops.Count(spec)
+		require.NoError(t, err)
+		assert.Equal(t, want.MACs, doc.Configs[i].MACs, name)
+	}
+	assert.Greater(t, doc.Configs[0].GMACS, 0.0)
+
+	code, _, errs = call("-model", "b0,,b1")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errs, "empty model name")
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/effnet-go/effnet"
+	"github.com/effnet-go/effnet/flops"
 	"github.com/effnet-go/effnet/internal/tensor"
 	"github.com/effnet-go/effnet/layers"
 	"github.com/effnet-go/effnet/train"
@@ -40,6 +41,8 @@ type result struct {
 	config
 	Classes       int     `json:"classes"`
 	Params        int     `json:"params"`
+	MACs          int64   `json:"macs"`   // multiply-accumulates of one image's forward pass
+	GMACS         float64 `json:"gmac_s"` // MACs·images/s/1e9: forward work done per second
 	ImgS          float64 `json:"img_s"`       // batch / median step time
 	ImgSBest      float64 `json:"img_s_best"`  // batch / fastest step
 	ImgSWorst     float64 `json:"img_s_worst"` // batch / slowest step
@@ -69,6 +72,13 @@ func measure(cfg config, classes int, seed uint64, cpuprofile string) (result, e
 	if res.Resolution == 0 {
 		res.Resolution = m.Spec.Resolution
 	}
+	spec := m.Spec.Clone()
+	spec.Resolution = res.Resolution
+	count, err := flops.Count(spec)
+	if err != nil {
+		return result{}, err
+	}
+	res.MACs = count.MACs
 	rng := rand.New(rand.NewPCG(seed, 1))
 	x := tensor.New[float32](cfg.Batch, res.Resolution, res.Resolution, m.Spec.InChannels)
 	for i := range x.Data {
@@ -145,6 +155,7 @@ func measure(cfg config, classes int, seed uint64, cpuprofile string) (result, e
 	res.ImgS = round(b/med, 3)
 	res.ImgSBest = round(b/slices.Min(times), 3)
 	res.ImgSWorst = round(b/slices.Max(times), 3)
+	res.GMACS = round(float64(res.MACs)*res.ImgS/1e9, 3)
 	if rss, err := peakRSS(); err == nil {
 		res.PeakRSSMB = round(rss, 1)
 	} else {
