@@ -41,8 +41,8 @@ type result struct {
 	config
 	Classes       int     `json:"classes"`
 	Params        int     `json:"params"`
-	MACs          int64   `json:"macs"`   // multiply-accumulates of one image's forward pass
-	GMACS         float64 `json:"gmac_s"` // MACs·images/s/1e9: forward work done per second
+	MACs          int64   `json:"macs"`        // multiply-accumulates of one image's forward pass
+	GMACS         float64 `json:"gmac_s"`      // MACs·images/s/1e9: forward work done per second
 	ImgS          float64 `json:"img_s"`       // batch / median step time
 	ImgSBest      float64 `json:"img_s_best"`  // batch / fastest step
 	ImgSWorst     float64 `json:"img_s_worst"` // batch / slowest step
