@@ -95,10 +95,14 @@ var miniDefaults = options{
 	Optimizer: "sgd", WeightDecay: 5e-5, Warmup: 1, Smoothing: 0.1, CropScale: 0.6, Seed: 1,
 }
 
-// Defaults for real data: timm-like settings.
+// Defaults for real data: timm-like settings with a learning rate and
+// crops for a short run. B0 on Imagenette at 128 px for 5 epochs reached
+// 46.1 % top-1 with lr 0.03 and crops keeping at least 35 % of the image
+// (fastai's Imagenette setting), against 32.3 % with timm's lr 0.1 (for
+// batch 32) and 8 % crops, one run of seed 1 each.
 var dataDefaults = options{
-	Model: "b0", Epochs: 5, Batch: 32, LR: 0.1, Optimizer: "sgd", WeightDecay: 5e-5,
-	Warmup: 1, Smoothing: 0.1, CropScale: 0.08, Seed: 1,
+	Model: "b0", Epochs: 5, Batch: 32, LR: 0.03, Optimizer: "sgd", WeightDecay: 5e-5,
+	Warmup: 1, Smoothing: 0.1, CropScale: 0.35, Seed: 1,
 }
 
 // resumeFlags are the flags -resume accepts; the others come from run.json.
@@ -148,13 +152,13 @@ func parseFlags(args []string, stderr io.Writer) (o options, out string, resume,
 	fs.IntVar(&f.Resolution, "resolution", 0, "input side in pixels (default: the model's own, 64 on the mini set)")
 	fs.IntVar(&f.Epochs, "epochs", 0, "epochs in total (default 30 on the mini set, 5 otherwise)")
 	fs.IntVar(&f.Batch, "batch", 0, "batch size (default 16 on the mini set, 32 otherwise)")
-	fs.Float64Var(&f.LR, "lr", 0, "peak learning rate (default 0.02 on the mini set, else 0.1 for sgd; rmsprop: 0.016·batch/256)")
+	fs.Float64Var(&f.LR, "lr", 0, "peak learning rate (default 0.02 on the mini set, else 0.03 for sgd; rmsprop: 0.016·batch/256)")
 	fs.StringVar(&f.Optimizer, "optimizer", "", "sgd (Nesterov momentum 0.9) or rmsprop (TensorFlow EfficientNet: decay 0.9, momentum 0.9, ε 1e-3) (default sgd)")
 	fs.Float64Var(&f.WeightDecay, "weight-decay", 0, "L2 weight decay, not applied to BatchNorm and biases (default 5e-5)")
 	fs.Float64Var(&f.Warmup, "warmup", 0, "epochs of linear learning-rate warmup before the cosine decay (default 1)")
 	fs.Float64Var(&f.Smoothing, "smoothing", 0, "label smoothing (default 0.1)")
 	fs.Float64Var(&f.EMA, "ema", 0, "EMA decay of the weights for evaluation, e.g. 0.999; 0 evaluates the trained weights")
-	fs.Float64Var(&f.CropScale, "crop-scale", 0, "smallest area fraction of random-resized-crop (default 0.6 on the mini set, 0.08 otherwise)")
+	fs.Float64Var(&f.CropScale, "crop-scale", 0, "smallest area fraction of random-resized-crop (default 0.6 on the mini set, 0.35 otherwise)")
 	fs.IntVar(&f.Workers, "workers", 0, "image decoding goroutines (default GOMAXPROCS)")
 	fs.Uint64Var(&f.Seed, "seed", 0, "seed of weights, data order and augmentation (default 1)")
 	fs.StringVar(&out, "out", "", "folder for metrics.jsonl, checkpoints and curves.png (default: none)")
