@@ -34,8 +34,9 @@ func (c *Conv2D[T]) forwardEvalDepthwise(x *Tensor[T], e *Epilogue[T]) (*Tensor[
 		parallel.For(rows, convGrain(c.ow*C*k*k), d.fwdEpi)
 	} else {
 		// Each block of rows sums into a partial of its own: blocks run
-		// concurrently.
-		p := convBlocks(rows)
+		// concurrently. Four blocks per core let a core that finishes
+		// early take over rows rather than wait.
+		p := min(rows, 4*convBlocks(rows))
 		d.rows, d.blocks = rows, p
 		d.chanSums = convEnsure(d.chanSums, p*c.n*C)
 		clear(d.chanSums)
