@@ -86,6 +86,9 @@ type Conv2D[T Float] struct {
 	epiSums             []float64
 	gemmEpi             gemm.Epilogue // the float32 epilogue of forwardEvalFused
 	meansEpi            Epilogue[T]   // Means alone, for means
+	ev                  evalIm2col[T] // the running im2col ForwardEval, its shares
+	evParts             []evalIm2colPart[T]
+	evRows              func(lo, hi int)
 }
 
 type convPath int
@@ -147,6 +150,7 @@ func NewConv2D[T Float](cfg Conv2DConfig) (*Conv2D[T], error) {
 	c.colSums = c.colSumsRange
 	c.im2colRows = c.im2colRange
 	c.col2imRows = c.col2imRange
+	c.evRows = c.evalIm2colRange
 	c.epiRows = c.epi.rows
 	c.epiSamples = c.epi.samples
 	return c, nil

@@ -163,22 +163,62 @@ func (c *Conv2D[T]) forwardEvalFused(x *Tensor[T], e *Epilogue[T]) (*Tensor[T], 
 		*ge = gemm.Epilogue{}
 		return dst, true
 	}
+	// Each core takes a share of the output rows and runs, a few rows at
+	// a time, im2col into a buffer of its own that stays in L2 and the
+	// product that reads it back from there: the patches of a whole batch
+	// would go to memory and back (the stem's are 13 times its input).
 	K := k * k * in
-	chunk := c.colChunk()
-	pix := c.oh * c.ow
-	c.col = convEnsure(c.col, chunk*pix*K)
-	col := any(c.col).([]float32)
-	for b0 := 0; b0 < c.n; b0 += chunk {
-		nb := min(chunk, c.n-b0)
-		c.im2col(x.Data, b0, nb)
-		lo, hi := b0*pix*out, (b0+nb)*pix*out
-		if res != nil {
-			ge.Residual = res[lo:hi]
-		}
-		gemm.GemmEpilogue(false, true, nb*pix, out, K, col, K, w, K, y[lo:hi], out, ge)
+	rows := c.n * c.oh
+	c.ev = evalIm2col[T]{x: x.Data, y: dst.Data, ge: *ge, res: res, K: K,
+		rows: rows, parts: convBlocks(rows), step: max(1, evalColLimit/(c.ow*K))}
+	for len(c.evParts) < c.ev.parts {
+		c.evParts = append(c.evParts, evalIm2colPart[T]{})
 	}
+	parallel.For(c.ev.parts, 1, c.evRows)
+	c.ev = evalIm2col[T]{}
 	*ge = gemm.Epilogue{}
 	return dst, true
+}
+
+// evalIm2col holds the operands of forwardEvalFused's im2col path.
+type evalIm2col[T Float] struct {
+	x, y              []T
+	res               []float32
+	ge                gemm.Epilogue
+	K                 int
+	rows, parts, step int // output rows N·OH, their shares, rows per chunk
+}
+
+// evalIm2colPart is one share's patch buffer and epilogue.
+type evalIm2colPart[T Float] struct {
+	col []T
+	ge  gemm.Epilogue
+}
+
+// evalIm2colRange runs shares [lo, hi) of evalIm2col.
+func (c *Conv2D[T]) evalIm2colRange(lo, hi int) {
+	ev, ow, out := &c.ev, c.ow, c.cfg.Out
+	w := any(c.Weight.Value.Data).([]float32)
+	img := c.h * c.w * c.cfg.In
+	for p := lo; p < hi; p++ {
+		part := &c.evParts[p]
+		part.col = convEnsure(part.col, ev.step*ow*ev.K)
+		part.ge = ev.ge
+		for a := p * ev.rows / ev.parts; a < (p+1)*ev.rows/ev.parts; a += ev.step {
+			b := min(a+ev.step, (p+1)*ev.rows/ev.parts)
+			for r := a; r < b; r++ {
+				n, oy := r/c.oh, r%c.oh
+				c.im2colDenseRow(part.col[(r-a)*ow*ev.K:(r-a+1)*ow*ev.K], ev.x[n*img:(n+1)*img], oy)
+			}
+			lo, hi := a*ow*out, b*ow*out
+			if ev.res != nil {
+				part.ge.Residual = ev.res[lo:hi]
+			}
+			gemm.GemmEpilogue(false, true, (b-a)*ow, out, ev.K, any(part.col).([]float32), ev.K, w, ev.K,
+				any(ev.y[lo:hi]).([]float32), out, &part.ge)
+		}
+		part.ge = gemm.Epilogue{}
+	}
 }
 
 // means sets m [N, Out] to the channel means of each sample of the last
@@ -193,6 +233,10 @@ func (c *Conv2D[T]) means(m *Tensor[T], y []T) {
 	parallel.For(c.n, 1, c.epiSamples)
 	c.epi, c.meansEpi.Means = epilogueRun[T]{}, nil
 }
+
+// evalColLimit bounds the patch buffer of each core in forwardEvalFused,
+// in elements: 256 KB, well inside L2.
+const evalColLimit = 1 << 16
 
 // epilogueRun holds the operands of one ForwardEval's epilogue pass.
 type epilogueRun[T Float] struct {

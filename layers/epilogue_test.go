@@ -216,3 +216,25 @@ func TestForwardEvalOut(t *testing.T) {
 		require.ErrorContains(t, err, "also the input")
 	}
 }
+
+// TestForwardEvalIm2colChunks runs a stem-sized float32 convolution, whose
+// patches take several L2-sized chunks per core in ForwardEval, against
+// Forward followed by the epilogue done the plain way (float64 on the
+// float32 output). Both compute the same float32 products; the epilogue's
+// vector SiLU is within 3 ulp, hence 2e-5 like TestForwardEvalEpilogue.
+func TestForwardEvalIm2colChunks(t *testing.T) {
+	cfg := Conv2DConfig{In: 3, Out: 16, Kernel: 3, Stride: 2, Padding: PadSame}
+	c, err := NewConv2D[float32](cfg)
+	require.NoError(t, err)
+	c64 := newTestConv(t, cfg, 5)
+	c.Weight.Value = tensor.Convert[float32](c64.Weight.Value)
+	x := tensor.Convert[float32](convRand(6, 2, 224, 224, 3))
+	require.Greater(t, 2*112/2, evalColLimit/(112*27), "the test must span several chunks per core")
+	y, err := c.Forward(x, Eval)
+	require.NoError(t, err)
+	scale, bias := gradcheck.Weights(16, 1), gradcheck.Weights(16, 2)
+	want, _ := epilogueRef(tensor.Convert[float64](y), scale, bias, SiLU, nil)
+	got, err := c.ForwardEval(x, &Epilogue[float32]{Scale: to32(scale), Bias: to32(bias), Act: SiLU})
+	require.NoError(t, err)
+	requireClose(t, "output", want, tensor.Convert[float64](got).Data, 2e-5)
+}
