@@ -119,10 +119,14 @@ func (w *worker) run() {
 
 // spinPolls is how many times an idle worker looks for work, yielding its
 // processor in between, before it parks. For calls come in bursts (a
-// network's layers one after another, tens of microseconds apart), and
-// waking a parked goroutine costs a futex call and a round through the
-// scheduler; a few microseconds of polling catch most of the next calls.
-const spinPolls = 64
+// network's layers one after another, microseconds to tens of
+// microseconds apart), and waking a parked goroutine costs a futex call
+// and a round through the scheduler. Polling for up to a few hundred
+// microseconds catches the next call of a burst; yielding lets any other
+// goroutine run meanwhile. Measured on B0 (alternating runs, paired
+// medians): 64 polls +4.5 % inference and +6 % training over parking at
+// once, 512 another +3 %, 4096 another +2 %.
+const spinPolls = 4096
 
 // next waits for the worker's next job.
 func (w *worker) next() *job {
