@@ -63,10 +63,9 @@
 // deals the rows out in chunks from a shared counter, four per worker, so
 // that a core busy with other work does not hold up the call (packing B
 // per worker or per chunk had cost up to a tenth of the forward products).
-// Packing buffers come from a sync.Pool that is a pure cache; once warm a
+// Packing buffers come from a free list that is a pure cache; once warm a
 // call allocates nothing, serial or parallel (the parts run on
-// internal/parallel's persistent workers). A garbage collection may empty
-// the pool, after which the next call allocates its buffers again.
+// internal/parallel's persistent workers).
 //
 // # Epilogue
 //

@@ -2,6 +2,6 @@
 
 package gemm
 
-// raceEnabled: the race detector makes sync.Pool drop items at random, so
-// allocation counts are meaningless.
+// raceEnabled: the race detector adds allocations of its own (and makes
+// sync.Pool drop items at random), so allocation counts are meaningless.
 const raceEnabled = true

@@ -1,10 +1,6 @@
 package gemm
 
-import (
-	"sync"
-
-	"github.com/effnet-go/effnet/internal/parallel"
-)
+import "github.com/effnet-go/effnet/internal/parallel"
 
 // workspace holds one worker's packing buffers, and, when the k dimension is
 // split across workers, its private partial product.
@@ -13,12 +9,11 @@ type workspace struct {
 }
 
 // workspaces caches packing buffers across calls so that steady-state calls
-// do not allocate. It is a cache only: every buffer is fully overwritten
-// before it is read, so what it holds never changes a result.
-var workspaces sync.Pool
+// do not allocate (see cache).
+var workspaces cache[workspace]
 
-// tasks caches the per-call bookkeeping of parallel calls (see workspaces).
-var tasks sync.Pool
+// tasks caches the per-call bookkeeping of parallel calls.
+var tasks cache[task]
 
 func grow(s []float32, n int) []float32 {
 	if cap(s) < n {
@@ -31,7 +26,7 @@ func grow(s []float32, n int) []float32 {
 // They are sized to the problem, not to the blocking sizes, so that small
 // products do not pin megabytes.
 func getWorkspace(k *microKernel, m, n, kk int) *workspace {
-	w, _ := workspaces.Get().(*workspace)
+	w := workspaces.get()
 	if w == nil {
 		w = new(workspace)
 	}
@@ -211,10 +206,10 @@ func sgemmEpi(k *microKernel, workers int, transA, transB bool, m, n, kk int, al
 		}
 		w := getWorkspace(k, m, n, kk)
 		sgemmSerial(k, w, transA, transB, 0, m, 0, n, 0, kk, alpha, a, lda, b, ldb, nil, beta, c, ldc, nil, nil)
-		workspaces.Put(w)
+		workspaces.put(w)
 		return
 	}
-	t, _ := tasks.Get().(*task)
+	t := tasks.get()
 	if t == nil {
 		t = new(task)
 		t.partsFn, t.packFn, t.rowsFn = t.runParts, t.packUnits, t.runRows
@@ -258,7 +253,7 @@ func sgemmEpi(k *microKernel, workers int, transA, transB bool, m, n, kk int, al
 		w := getWorkspace(k, m, n, kk)
 		v := t.epi.view(0, 0, 0, ldc)
 		sgemmSerial(k, w, transA, transB, 0, m, 0, n, 0, kk, alpha, a, lda, b, ldb, nil, beta, c, ldc, &v, t.rowScale())
-		workspaces.Put(w)
+		workspaces.put(w)
 	case splitM, splitMDynamic:
 		if t.shared {
 			t.packShared()
@@ -278,12 +273,12 @@ func sgemmEpi(k *microKernel, workers int, transA, transB bool, m, n, kk int, al
 	}
 	t.rs.s = nil
 	for i, w := range t.ws {
-		workspaces.Put(w)
+		workspaces.put(w)
 		t.ws[i] = nil
 	}
 	// Drop references to the caller's matrices before caching.
 	t.a, t.b, t.c, t.ws = nil, nil, nil, t.ws[:0]
-	tasks.Put(t)
+	tasks.put(t)
 }
 
 // rowScale returns the scaling of A, or nil.
@@ -391,7 +386,7 @@ func (t *task) runRows(lo, hi int) {
 			sgemmSerial(k, w, t.transA, t.transB, r0, r1-r0, 0, t.n, 0, t.kk, t.alpha, t.a, t.lda, t.b, t.ldb, pb, t.beta, t.c[r0*t.ldc:], t.ldc, ep, t.rowScale())
 		}
 	}
-	workspaces.Put(w)
+	workspaces.put(w)
 }
 
 // scale sets C = beta·C; beta == 0 writes zeros without reading C.
