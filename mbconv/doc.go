@@ -10,4 +10,13 @@
 // when the block keeps both its resolution and its width (stride 1, in ==
 // out). Stochastic depth (drop-path) drops the whole residual branch per
 // sample in training, as torchvision and timm do.
+//
+// Each BatchNorm applies the activation that follows it (layers.BatchNorm2D
+// with Act), as timm's BatchNormAct2d does. In Eval mode the block runs
+// fused: each BatchNorm is folded into the convolution before it, which
+// applies it, the activation, squeeze-excite's pooling and the residual add
+// to its output while it is in cache (layers.Conv2D.ForwardEval). A network
+// can let all its blocks share their activation and gradient buffers
+// (ShareEvalBuffers, ShareGradBuffers), since a block's inner tensors are
+// dead once the next block runs.
 package mbconv
