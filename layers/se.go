@@ -86,20 +86,9 @@ func (s *SqueezeExcite[T]) Forward(x *Tensor[T], mode Mode) (*Tensor[T], error) 
 	if err != nil {
 		return nil, err
 	}
-	z, err := s.Reduce.Forward(pooled, mode)
-	if err != nil {
+	if err := s.setGate(pooled, mode); err != nil {
 		return nil, err
 	}
-	if z, err = s.act.Forward(z, mode); err != nil {
-		return nil, err
-	}
-	if z, err = s.Expand.Forward(z, mode); err != nil {
-		return nil, err
-	}
-	s.gate = tensor.Ensure(s.gate, z.Shape...)
-	// float32 takes vmath's vector sigmoid: math.Exp on N·C values was
-	// about 0.1 ms per block, run by one core while the other waited.
-	actApply(Sigmoid, s.gate.Data, z.Data)
 	s.hw = x.Shape[1] * x.Shape[2]
 	s.x = x
 	s.y = tensor.Ensure(s.y, x.Shape...)
@@ -110,6 +99,26 @@ func (s *SqueezeExcite[T]) Forward(x *Tensor[T], mode Mode) (*Tensor[T], error) 
 		s.x = nil
 	}
 	return s.y, nil
+}
+
+// setGate computes s.gate = sigmoid(Expand(act(Reduce(pooled)))) from the
+// channel means pooled [N, C].
+func (s *SqueezeExcite[T]) setGate(pooled *Tensor[T], mode Mode) error {
+	z, err := s.Reduce.Forward(pooled, mode)
+	if err != nil {
+		return err
+	}
+	if z, err = s.act.Forward(z, mode); err != nil {
+		return err
+	}
+	if z, err = s.Expand.Forward(z, mode); err != nil {
+		return err
+	}
+	s.gate = tensor.Ensure(s.gate, z.Shape...)
+	// float32 takes vmath's vector sigmoid: math.Exp on N·C values was
+	// about 0.1 ms per block, run by one core while the other waited.
+	actApply(Sigmoid, s.gate.Data, z.Data)
+	return nil
 }
 
 // scaleRange computes out = x·gate for spatial rows [lo, hi). float32

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/effnet-go/effnet/internal/parallel"
-	"github.com/effnet-go/effnet/internal/tensor"
 )
 
 // ScaleEval is an Eval-mode Forward for a caller that already has the
@@ -22,20 +21,9 @@ func (s *SqueezeExcite[T]) ScaleEval(x, means *Tensor[T]) (*Tensor[T], error) {
 		return nil, &ShapeError{Layer: s.String(), Want: fmt.Sprintf("[%d %d]", x.Shape[0], s.Channels),
 			Got: append([]int(nil), means.Shape...), Argument: "means"}
 	}
-	z, err := s.Reduce.Forward(means, Eval)
-	if err != nil {
+	if err := s.setGate(means, Eval); err != nil {
 		return nil, err
 	}
-	if z, err = s.act.Forward(z, Eval); err != nil {
-		return nil, err
-	}
-	if z, err = s.Expand.Forward(z, Eval); err != nil {
-		return nil, err
-	}
-	s.gate = tensor.Ensure(s.gate, z.Shape...)
-	// float32 takes vmath's vector sigmoid: math.Exp on N·C values was
-	// about 0.1 ms per block, run by one core while the other waited.
-	actApply(Sigmoid, s.gate.Data, z.Data)
 	s.hw = x.Shape[1] * x.Shape[2]
 	own := s.y
 	s.x, s.y = x, x
