@@ -71,9 +71,12 @@ func (e *Epilogue[T]) check(layer fmt.Stringer, n, oh, ow, c int) error {
 }
 
 // ForwardEval is Forward in Eval mode followed by the epilogue e (nil
-// means none). The result is the layer's output tensor, as for Forward.
+// means none). The result is the layer's output tensor, as for Forward,
+// or e.Out when set.
 func (c *Conv2D[T]) ForwardEval(x *Tensor[T], e *Epilogue[T]) (*Tensor[T], error) {
-	if e != nil && x.Dims() == 4 { // Forward reports other shapes
+	// Inputs of the wrong shape go to Forward, which reports them.
+	valid := x.Dims() == 4 && x.Shape[0] >= 1 && x.Shape[1] >= 1 && x.Shape[2] >= 1 && x.Shape[3] == c.cfg.In
+	if e != nil && valid {
 		if e.Out == x {
 			return nil, fmt.Errorf("layers: %v: epilogue output is also the input", c)
 		}
@@ -82,12 +85,12 @@ func (c *Conv2D[T]) ForwardEval(x *Tensor[T], e *Epilogue[T]) (*Tensor[T], error
 			return nil, err
 		}
 	}
-	if e != nil && x.Dims() == 4 && c.path == convPathDepthwise {
+	if e != nil && valid && c.path == convPathDepthwise {
 		if y, ok := c.forwardEvalDepthwise(x, e); ok {
 			return y, nil
 		}
 	}
-	if e != nil && x.Dims() == 4 {
+	if e != nil && valid {
 		if y, ok := c.forwardEvalFused(x, e); ok {
 			if e.Means != nil {
 				c.means(e.Means, y.Data)

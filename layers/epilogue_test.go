@@ -238,3 +238,19 @@ func TestForwardEvalIm2colChunks(t *testing.T) {
 	require.NoError(t, err)
 	requireClose(t, "output", want, tensor.Convert[float64](got).Data, 2e-5)
 }
+
+// TestForwardEvalBadInput: inputs of the wrong shape get Forward's shape
+// error on every path, in float32 (the fused paths) too.
+func TestForwardEvalBadInput(t *testing.T) {
+	for _, cfg := range epilogueConvs {
+		cfg.Padding = max(cfg.Padding, PadSymmetric)
+		c, err := NewConv2D[float32](cfg)
+		require.NoError(t, err)
+		e := &Epilogue[float32]{Act: SiLU}
+		for _, shape := range [][]int{{2, 5, 5, cfg.In + 1}, {0, 5, 5, cfg.In}, {2, 0, 5, cfg.In}, {5, cfg.In}} {
+			_, err := c.ForwardEval(tensor.New[float32](shape...), e)
+			var se *ShapeError
+			require.ErrorAs(t, err, &se, "%v %v", c, shape)
+		}
+	}
+}
