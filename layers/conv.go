@@ -89,6 +89,8 @@ type Conv2D[T Float] struct {
 	ev                  evalIm2col[T] // the running im2col ForwardEval, its shares
 	evParts             []evalIm2colPart[T]
 	evRows              func(lo, hi int)
+	dir                 evalDirect[T] // the running direct ForwardEval
+	dirPad, dirRows     func(lo, hi int)
 }
 
 type convPath int
@@ -151,6 +153,7 @@ func NewConv2D[T Float](cfg Conv2DConfig) (*Conv2D[T], error) {
 	c.im2colRows = c.im2colRange
 	c.col2imRows = c.col2imRange
 	c.evRows = c.evalIm2colRange
+	c.dirPad, c.dirRows = c.dirPadRange, c.dirRowsRange
 	c.epiRows = c.epi.rows
 	c.epiSamples = c.epi.samples
 	return c, nil

@@ -90,6 +90,11 @@ func (c *Conv2D[T]) ForwardEval(x *Tensor[T], e *Epilogue[T]) (*Tensor[T], error
 			return y, nil
 		}
 	}
+	if e != nil && valid && c.path == convPathGeneral {
+		if y, ok := c.forwardEvalDirect(x, e); ok {
+			return y, nil
+		}
+	}
 	if e != nil && valid {
 		if y, ok := c.forwardEvalFused(x, e); ok {
 			if e.Means != nil {

@@ -217,26 +217,39 @@ func TestForwardEvalOut(t *testing.T) {
 	}
 }
 
-// TestForwardEvalIm2colChunks runs a stem-sized float32 convolution, whose
-// patches take several L2-sized chunks per core in ForwardEval, against
-// Forward followed by the epilogue done the plain way (float64 on the
-// float32 output). Both compute the same float32 products; the epilogue's
-// vector SiLU is within 3 ulp, hence 2e-5 like TestForwardEvalEpilogue.
-func TestForwardEvalIm2colChunks(t *testing.T) {
-	cfg := Conv2DConfig{In: 3, Out: 16, Kernel: 3, Stride: 2, Padding: PadSame}
-	c, err := NewConv2D[float32](cfg)
-	require.NoError(t, err)
-	c64 := newTestConv(t, cfg, 5)
-	c.Weight.Value = tensor.Convert[float32](c64.Weight.Value)
-	x := tensor.Convert[float32](convRand(6, 2, 224, 224, 3))
-	require.Greater(t, 2*112/2, evalColLimit/(112*27), "the test must span several chunks per core")
-	y, err := c.Forward(x, Eval)
-	require.NoError(t, err)
-	scale, bias := gradcheck.Weights(16, 1), gradcheck.Weights(16, 2)
-	want, _ := epilogueRef(tensor.Convert[float64](y), scale, bias, SiLU, nil)
-	got, err := c.ForwardEval(x, &Epilogue[float32]{Scale: to32(scale), Bias: to32(bias), Act: SiLU})
-	require.NoError(t, err)
-	requireClose(t, "output", want, tensor.Convert[float64](got).Data, 2e-5)
+// TestForwardEvalStem runs stem-sized float32 convolutions through
+// ForwardEval: the direct kernel (3 channels, stride 2, 16 or 32 outputs,
+// input copied with its padding, widths with and without pixels left past
+// the last group of eight) and the chunked im2col path (40 outputs, no
+// direct kernel; its patches take several L2-sized chunks per core), both
+// against Forward followed by the epilogue done the plain way (float64 on
+// the float32 output). Both compute the same float32 products in other
+// orders; the epilogue's vector SiLU is within 3 ulp, hence 2e-5 like
+// TestForwardEvalEpilogue.
+func TestForwardEvalStem(t *testing.T) {
+	require.Greater(t, 2*112/2, evalColLimit/(112*27), "the 224 px cases must span several chunks per core")
+	for i, c := range []struct {
+		out, size int
+		pad       Padding
+	}{
+		{16, 224, PadSame}, {32, 224, PadSymmetric}, {48, 65, PadSame}, {32, 66, PadSymmetric}, {40, 224, PadSymmetric},
+	} {
+		cfg := Conv2DConfig{In: 3, Out: c.out, Kernel: 3, Stride: 2, Padding: c.pad}
+		conv, err := NewConv2D[float32](cfg)
+		require.NoError(t, err)
+		c64 := newTestConv(t, cfg, uint64(5+i))
+		conv.Weight.Value = tensor.Convert[float32](c64.Weight.Value)
+		scale, bias := gradcheck.Weights(c.out, 1), gradcheck.Weights(c.out, 2)
+		for _, seed := range []uint64{6, 7} { // twice: the padded copy is reused
+			x := tensor.Convert[float32](convRand(seed, 2, c.size, c.size, 3))
+			y, err := conv.Forward(x, Eval)
+			require.NoError(t, err)
+			want, _ := epilogueRef(tensor.Convert[float64](y), scale, bias, SiLU, nil)
+			got, err := conv.ForwardEval(x, &Epilogue[float32]{Scale: to32(scale), Bias: to32(bias), Act: SiLU})
+			require.NoError(t, err)
+			requireClose(t, fmt.Sprintf("%v %d px", conv, c.size), want, tensor.Convert[float64](got).Data, 2e-5)
+		}
+	}
 }
 
 // TestForwardEvalBadInput: inputs of the wrong shape get Forward's shape
