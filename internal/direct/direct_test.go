@@ -44,12 +44,12 @@ func reference(s Shape, x, w []float32) []float64 {
 func TestRows(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(1, 2))
 	for _, c := range []struct{ n, oh, ow, o, k, s, ch int }{
-		{2, 5, 16, 32, 3, 2, 3},  // two whole groups
-		{1, 3, 13, 16, 3, 2, 3},  // a group and five pixels in Go
-		{2, 4, 9, 48, 3, 2, 3},   // three channel blocks, one pixel in Go
-		{1, 2, 7, 64, 3, 2, 3},   // fewer pixels than a group
-		{1, 3, 10, 20, 3, 2, 3},  // channels not a multiple of 16: Go only
-		{1, 3, 10, 16, 5, 1, 2},  // another geometry: Go only
+		{2, 5, 16, 32, 3, 2, 3}, // two whole groups
+		{1, 3, 13, 16, 3, 2, 3}, // a group and five pixels in Go
+		{2, 4, 9, 48, 3, 2, 3},  // three channel blocks, one pixel in Go
+		{1, 2, 7, 64, 3, 2, 3},  // fewer pixels than a group
+		{1, 3, 10, 20, 3, 2, 3}, // channels not a multiple of 16: Go only
+		{1, 3, 10, 16, 5, 1, 2}, // another geometry: Go only
 	} {
 		s := Shape{N: c.n, C: c.ch, K: c.k, S: c.s, OH: c.oh, OW: c.ow, O: c.o}
 		s.HP, s.WP = (c.oh-1)*c.s+c.k, (c.ow-1)*c.s+c.k+1 // one spare column
@@ -80,12 +80,13 @@ func TestRowsPanicsOnShortSlices(t *testing.T) {
 	require.Panics(t, func() { s.Rows(make([]float32, 10), make([]float32, 75), make([]float32, 27*16), s.Offsets(nil), 0, 2) })
 	bad := s
 	bad.OW = 3 // windows past the padded input
-	require.Panics(t, func() { bad.Rows(make([]float32, 96), make([]float32, 75), make([]float32, 27*16), bad.Offsets(nil), 0, 2) })
+	require.Panics(t, func() {
+		bad.Rows(make([]float32, 96), make([]float32, 75), make([]float32, 27*16), bad.Offsets(nil), 0, 2)
+	})
 }
 
-// BenchmarkStem times B0's stem at batch 8, 224 px (input padded to 225:
-// PyTorch's symmetric padding of 1 needs only one extra row and column at
-// the far edges for stride 2... the benchmark pads both sides).
+// BenchmarkStem times B0's stem at batch 8, 224 px on one goroutine (the
+// input padded by one on every side, 226×226; the kernel reads 225 of it).
 func BenchmarkStem(b *testing.B) {
 	s := Shape{N: 8, HP: 226, WP: 226, C: 3, K: 3, S: 2, OH: 112, OW: 112, O: 32}
 	x := make([]float32, s.N*s.HP*s.WP*s.C)
