@@ -333,3 +333,33 @@ func TestPackA(t *testing.T) {
 		}
 	}
 }
+
+// TestSwappedProducts covers the products sgemm computes as their
+// transpose (small C, long k, tiles filled better that way; see
+// swapPays): every transpose combination and the scalars, with padded
+// leading dimensions, serially and split, against the same bound as every
+// other product. The shapes are the weight gradients of B0's 1×1
+// convolutions that swap.
+func TestSwappedProducts(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(5, 6))
+	swapped := 0
+	for _, kern := range kernels() {
+		for _, sh := range [][3]int{{144, 24, 9000}, {13, 40, 5000}} {
+			if !swapPays(kern, sh[0], sh[1], sh[2]) {
+				continue // the Go kernel's 4×4 tile fills both ways
+			}
+			swapped++
+			for _, tA := range []bool{false, true} {
+				for _, tB := range []bool{false, true} {
+					s := scalars[rnd.IntN(len(scalars))]
+					p := newProblem(rnd, tA, tB, sh[0], sh[1], sh[2], s[0], s[1], 3)
+					check(t, kern, 1+rnd.IntN(2), p)
+				}
+			}
+		}
+		require.False(t, swapPays(kern, 24, 144, 9000), "the already well-tiled orientation stays")
+	}
+	if swapped == 0 {
+		t.Skip("no kernel of this build swaps these shapes (the Go kernel's 4×4 tile fills both ways)")
+	}
+}

@@ -187,7 +187,58 @@ func (t *task) run(i int) {
 // sgemm computes C = alpha·op(A)·op(B) + beta·C with kernel k on up to
 // workers goroutines. Arguments are assumed valid (see Gemm).
 func sgemm(k *microKernel, workers int, transA, transB bool, m, n, kk int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if swapPays(k, m, n, kk) {
+		// Cᵀ = op(B)ᵀ·op(A)ᵀ tiles better (see swapPays); C is small,
+		// so the product goes to a buffer and is added in transposed.
+		t := swapBufs.get()
+		if t == nil {
+			t = new(swapBuf)
+		}
+		t.c = grow(t.c, n*m)
+		sgemmEpi(k, workers, !transB, !transA, n, m, kk, alpha, b, ldb, a, lda, 0, t.c, m, nil)
+		for i := range m {
+			ci := c[i*ldc : i*ldc+n]
+			for j := range ci {
+				if beta == 0 {
+					ci[j] = t.c[j*m+i]
+				} else {
+					ci[j] = beta*ci[j] + t.c[j*m+i]
+				}
+			}
+		}
+		swapBufs.put(t)
+		return
+	}
 	sgemmEpi(k, workers, transA, transB, m, n, kk, alpha, a, lda, b, ldb, beta, c, ldc, nil)
+}
+
+// swapBuf is the buffer of a transposed product (see sgemm).
+type swapBuf struct{ c []float32 }
+
+var swapBufs cache[swapBuf]
+
+// swapPays reports whether an m×n product over kk steps runs faster as its
+// transpose. The register tile is mr×nr with B panels nr or nr/2 wide, so a
+// dimension that is not a multiple of them wastes part of every tile: the
+// weight gradient of a 1×1 convolution from 144 to 24 channels (m = 144,
+// n = 24) fills 24 of 32 columns, while its transpose (m = 24, n = 144)
+// fills every tile. The swap costs a pass over C, so it is taken only for
+// small C and long k, where that pass is negligible, and only when the
+// tiles it fills are at least a tenth more.
+func swapPays(k *microKernel, m, n, kk int) bool {
+	if m*n > 1<<16 || kk < 4*k.kc || m == 0 || n == 0 {
+		return false
+	}
+	fill := func(m, n int) float64 {
+		rows := float64(m) / float64(roundUp(m, k.mr))
+		full := n / k.nr * k.nr
+		width := full
+		if rest := n - full; rest > 0 {
+			width += k.panelWidth(rest)
+		}
+		return rows * float64(n) / float64(width)
+	}
+	return fill(n, m) >= 1.1*fill(m, n)
 }
 
 // sgemmEpi is sgemm followed by the epilogue e, when not nil, on the final C.
