@@ -764,10 +764,6 @@ func (c *Conv2D[T]) im2colDenseRow(crow, x []T, oy int) {
 	in, k, s := c.cfg.In, c.cfg.Kernel, c.cfg.Stride
 	h, w, ow, padT, padL := c.h, c.w, c.ow, c.padT, c.padL
 	K, run := k*k*in, k*in
-	if c32, ok := any(crow).([]float32); ok && run == 9 {
-		im2colRun9(c32, any(x).([]float32), oy, s, h, w, ow, padT, padL)
-		return
-	}
 	for ox := 0; ox < ow; ox++ {
 		dst := crow[ox*K : (ox+1)*K]
 		ix0 := ox*s - padL
@@ -780,49 +776,24 @@ func (c *Conv2D[T]) im2colDenseRow(crow, x []T, oy int) {
 				continue
 			}
 			xrow := x[iy*w*in : (iy+1)*w*in]
-			if inside {
-				copy(d, xrow[ix0*in:ix0*in+run])
-				continue
-			}
-			for kx := 0; kx < k; kx++ {
-				if ix := ix0 + kx; ix >= 0 && ix < w {
-					copy(d[kx*in:(kx+1)*in], xrow[ix*in:(ix+1)*in])
-				} else {
-					clear(d[kx*in : (kx+1)*in])
-				}
-			}
-		}
-	}
-}
-
-// im2colRun9 is im2colDenseRow for float32 with kernel rows of 9 values
-// (the stem: 3×3 taps of 3 channels). Each run moves element by element:
-// copy, and array assignments too, call memmove for every 36 bytes, which
-// made im2col half of the stem's forward time.
-func im2colRun9(crow, x []float32, oy, s, h, w, ow, padT, padL int) {
-	const k, in, run, K = 3, 3, 9, 27
-	for ox := 0; ox < ow; ox++ {
-		dst := crow[ox*K : (ox+1)*K]
-		ix0 := ox*s - padL
-		inside := ix0 >= 0 && ix0+k <= w
-		for ky := 0; ky < k; ky++ {
-			d := (*[run]float32)(dst[ky*run : (ky+1)*run])
-			iy := oy*s - padT + ky
-			if iy < 0 || iy >= h {
-				*d = [run]float32{}
-				continue
-			}
-			xrow := x[iy*w*in : (iy+1)*w*in]
-			if inside {
-				v := (*[run]float32)(xrow[ix0*in : ix0*in+run])
+			switch {
+			case inside && run == 9:
+				// The stem (3×3 taps of 3 channels) moves its runs
+				// element by element: copy, and array assignment too,
+				// call memmove for every 36 bytes, which made im2col
+				// half of the stem's forward time.
+				v := xrow[ix0*in : ix0*in+9]
+				d, v := d[:9:9], v[:9:9]
 				d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8] = v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]
-				continue
-			}
-			for kx := 0; kx < k; kx++ {
-				if ix := ix0 + kx; ix >= 0 && ix < w {
-					copy(d[kx*in:(kx+1)*in], xrow[ix*in:(ix+1)*in])
-				} else {
-					clear(d[kx*in : (kx+1)*in])
+			case inside:
+				copy(d, xrow[ix0*in:ix0*in+run])
+			default:
+				for kx := 0; kx < k; kx++ {
+					if ix := ix0 + kx; ix >= 0 && ix < w {
+						copy(d[kx*in:(kx+1)*in], xrow[ix*in:(ix+1)*in])
+					} else {
+						clear(d[kx*in : (kx+1)*in])
+					}
 				}
 			}
 		}
