@@ -195,10 +195,7 @@ func (c *Conv2D[T]) Forward(x *Tensor[T], mode Mode) (*Tensor[T], error) {
 	if x.Dims() != 4 || x.Shape[3] != c.cfg.In || x.Shape[0] < 1 || x.Shape[1] < 1 || x.Shape[2] < 1 {
 		return nil, &ShapeError{Layer: c.String(), Want: fmt.Sprintf("[N H W %d]", c.cfg.In), Got: x.Shape, Argument: "input"}
 	}
-	k, s := c.cfg.Kernel, c.cfg.Stride
-	c.n, c.h, c.w = x.Shape[0], x.Shape[1], x.Shape[2]
-	c.oh, c.padT = convPad(c.cfg.Padding, c.h, k, s)
-	c.ow, c.padL = convPad(c.cfg.Padding, c.w, k, s)
+	c.setGeometry(x)
 	c.out = tensor.Ensure(c.out, c.n, c.oh, c.ow, c.cfg.Out)
 	c.x = nil
 	switch c.path {
@@ -213,6 +210,15 @@ func (c *Conv2D[T]) Forward(x *Tensor[T], mode Mode) (*Tensor[T], error) {
 		c.x = x
 	}
 	return c.out, nil
+}
+
+// setGeometry records the sizes, output sizes and padding of a call on
+// the valid input x.
+func (c *Conv2D[T]) setGeometry(x *Tensor[T]) {
+	k, s := c.cfg.Kernel, c.cfg.Stride
+	c.n, c.h, c.w = x.Shape[0], x.Shape[1], x.Shape[2]
+	c.oh, c.padT = convPad(c.cfg.Padding, c.h, k, s)
+	c.ow, c.padL = convPad(c.cfg.Padding, c.w, k, s)
 }
 
 // Backward takes dy [N, OH, OW, Out] for the last Train-mode Forward, adds

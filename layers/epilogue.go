@@ -85,21 +85,24 @@ func (c *Conv2D[T]) ForwardEval(x *Tensor[T], e *Epilogue[T]) (*Tensor[T], error
 			return nil, err
 		}
 	}
-	if e != nil && valid && c.path == convPathDepthwise {
-		if y, ok := c.forwardEvalDepthwise(x, e); ok {
-			return y, nil
-		}
-	}
-	if e != nil && valid && c.path == convPathGeneral {
-		if y, ok := c.forwardEvalDirect(x, e); ok {
-			return y, nil
-		}
-	}
-	if e != nil && valid {
-		if y, ok := c.forwardEvalFused(x, e); ok {
-			if e.Means != nil {
-				c.means(e.Means, y.Data)
+	// The fused paths take float32 convolutions without a bias of their
+	// own and with an activation the kernels apply.
+	_, f32 := any(x.Data).([]float32)
+	if e != nil && valid && f32 && c.Bias == nil && (e.Act == Identity || e.Act == SiLU) {
+		c.setGeometry(x)
+		var y *Tensor[T]
+		ok := false
+		switch c.path {
+		case convPathDepthwise:
+			y, ok = c.forwardEvalDepthwise(x, e)
+		case convPathGeneral:
+			if y, ok = c.forwardEvalDirect(x, e); !ok {
+				y, ok = c.forwardEvalFused(x, e)
 			}
+		default:
+			y, ok = c.forwardEvalFused(x, e)
+		}
+		if ok {
 			return y, nil
 		}
 	}
@@ -107,11 +110,7 @@ func (c *Conv2D[T]) ForwardEval(x *Tensor[T], e *Epilogue[T]) (*Tensor[T], error
 	if err != nil || e == nil {
 		return y, err
 	}
-	C := c.cfg.Out
-	c.epiZero = convEnsure(c.epiZero, C)
-	c.epiZero2 = convEnsure(c.epiZero2, C)
-	c.epiSums = convEnsure(c.epiSums, 2*c.n*C)
-	c.epi = epilogueRun[T]{e: e, y: y.Data, c: C, hw: c.oh * c.ow, zero: c.epiZero, zero2: c.epiZero2, sums: c.epiSums}
+	c.startEpilogue(e, y.Data)
 	if e.Means != nil {
 		parallel.For(c.n, 1, c.epiSamples)
 	} else {
@@ -137,21 +136,28 @@ func (c *Conv2D[T]) evalOut(e *Epilogue[T]) *Tensor[T] {
 	return c.out
 }
 
-// forwardEvalFused runs a float32 convolution that is a matrix product
-// (pointwise, or ungrouped through im2col) with the epilogue inside the
-// product (gemm.GemmEpilogue), each block of the output finished while in
-// cache, and reports whether it could; Means is left to the caller. x
-// has been checked to be a 4-d input.
+// startEpilogue prepares c.epi for applying e to the output y of the
+// last convolution (see epilogueRun).
+func (c *Conv2D[T]) startEpilogue(e *Epilogue[T], y []T) {
+	C := c.cfg.Out
+	c.epiZero = convEnsure(c.epiZero, C)
+	c.epiZero2 = convEnsure(c.epiZero2, C)
+	c.epiSums = convEnsure(c.epiSums, 2*c.n*C)
+	c.epi = epilogueRun[T]{e: e, y: y, c: C, hw: c.oh * c.ow, zero: c.epiZero, zero2: c.epiZero2, sums: c.epiSums}
+}
+
+// forwardEvalFused runs a convolution that is a matrix product (pointwise,
+// or ungrouped through im2col) with the epilogue inside the product
+// (gemm.GemmEpilogue), each block of the output finished while in cache,
+// and reports whether it could. ForwardEval has checked that x is a valid
+// float32 input, the layer has no bias and the activation is fusable, and
+// has set the geometry.
 func (c *Conv2D[T]) forwardEvalFused(x *Tensor[T], e *Epilogue[T]) (*Tensor[T], bool) {
-	x32, ok := any(x.Data).([]float32)
-	if !ok || c.Bias != nil || x.Shape[3] != c.cfg.In || (e.Act != Identity && e.Act != SiLU) ||
-		(c.path != convPathPointwise && (c.path != convPathGeneral || c.cfg.Groups != 1)) {
+	if c.path != convPathPointwise && (c.path != convPathGeneral || c.cfg.Groups != 1) {
 		return nil, false
 	}
-	in, out, k, s := c.cfg.In, c.cfg.Out, c.cfg.Kernel, c.cfg.Stride
-	c.n, c.h, c.w = x.Shape[0], x.Shape[1], x.Shape[2]
-	c.oh, c.padT = convPad(c.cfg.Padding, c.h, k, s)
-	c.ow, c.padL = convPad(c.cfg.Padding, c.w, k, s)
+	x32 := any(x.Data).([]float32)
+	in, out, k := c.cfg.In, c.cfg.Out, c.cfg.Kernel
 	dst := c.evalOut(e)
 	c.x = nil
 	c.colValid = false
@@ -169,6 +175,7 @@ func (c *Conv2D[T]) forwardEvalFused(x *Tensor[T], e *Epilogue[T]) (*Tensor[T], 
 		ge.Residual = res
 		gemm.GemmEpilogue(false, true, c.n*c.h*c.w, out, in, x32, in, w, in, y, out, ge)
 		*ge = gemm.Epilogue{}
+		c.means(e.Means, dst.Data)
 		return dst, true
 	}
 	// Each core takes a share of the output rows and runs, a few rows at
@@ -185,6 +192,7 @@ func (c *Conv2D[T]) forwardEvalFused(x *Tensor[T], e *Epilogue[T]) (*Tensor[T], 
 	parallel.For(c.ev.parts, 1, c.evRows)
 	c.ev = evalIm2col[T]{}
 	*ge = gemm.Epilogue{}
+	c.means(e.Means, dst.Data)
 	return dst, true
 }
 
@@ -229,15 +237,14 @@ func (c *Conv2D[T]) evalIm2colRange(lo, hi int) {
 	}
 }
 
-// means sets m [N, Out] to the channel means of each sample of the last
-// output, y.
+// means sets m [N, Out], when not nil, to the channel means of each
+// sample of the last output, y.
 func (c *Conv2D[T]) means(m *Tensor[T], y []T) {
-	C := c.cfg.Out
-	c.epiZero = convEnsure(c.epiZero, C)
-	c.epiZero2 = convEnsure(c.epiZero2, C)
-	c.epiSums = convEnsure(c.epiSums, 2*c.n*C)
+	if m == nil {
+		return
+	}
 	c.meansEpi.Means = m
-	c.epi = epilogueRun[T]{e: &c.meansEpi, y: y, c: C, hw: c.oh * c.ow, zero: c.epiZero, zero2: c.epiZero2, sums: c.epiSums}
+	c.startEpilogue(&c.meansEpi, y)
 	parallel.For(c.n, 1, c.epiSamples)
 	c.epi, c.meansEpi.Means = epilogueRun[T]{}, nil
 }

@@ -18,25 +18,23 @@ type evalDirect[T Float] struct {
 	e     *Epilogue[T]
 }
 
-// forwardEvalDirect runs a float32 convolution that package direct has a
-// kernel for (the stem: 3×3, stride 2, 3 channels in) on a zero-padded copy
-// of x, with the epilogue applied to each output row while it is in cache,
+// forwardEvalDirect runs a convolution that package direct has a kernel
+// for (the stem: 3×3, stride 2, 3 channels in) on a zero-padded copy of
+// x, with the epilogue applied to each output row while it is in cache,
 // and reports whether it could. A residual or means are left to the other
-// paths. x has been checked to be a valid input.
+// paths. ForwardEval has checked the input, bias and activation and set
+// the geometry.
 func (c *Conv2D[T]) forwardEvalDirect(x *Tensor[T], e *Epilogue[T]) (*Tensor[T], bool) {
-	x32, ok := any(x.Data).([]float32)
-	if !ok || c.Bias != nil || c.cfg.Groups != 1 || e.Residual != nil || e.Means != nil || (e.Act != Identity && e.Act != SiLU) {
+	if c.cfg.Groups != 1 || e.Residual != nil || e.Means != nil {
 		return nil, false
 	}
+	x32 := any(x.Data).([]float32)
 	in, out, k, s := c.cfg.In, c.cfg.Out, c.cfg.Kernel, c.cfg.Stride
-	n, h, w := x.Shape[0], x.Shape[1], x.Shape[2]
-	oh, padT := convPad(c.cfg.Padding, h, k, s)
-	ow, padL := convPad(c.cfg.Padding, w, k, s)
+	n, h, w, oh, ow := c.n, c.h, c.w, c.oh, c.ow
 	sh := direct.Shape{N: n, HP: (oh-1)*s + k, WP: (ow-1)*s + k, C: in, K: k, S: s, OH: oh, OW: ow, O: out}
 	if !direct.Supported(sh) {
 		return nil, false
 	}
-	c.n, c.h, c.w, c.oh, c.ow, c.padT, c.padL = n, h, w, oh, ow, padT, padL
 	d := &c.dir
 	if geom := [4]int{n, h, w, in}; d.geom != geom || d.shape != sh {
 		// Only the interior is copied on each call: the padding must be
@@ -59,10 +57,7 @@ func (c *Conv2D[T]) forwardEvalDirect(x *Tensor[T], e *Epilogue[T]) (*Tensor[T],
 	c.colValid = false
 	d.x, d.y, d.e = x32, dst.Data, e
 	parallel.For(n*h, convGrain(w*in), c.dirPad)
-	C := out
-	c.epiZero = convEnsure(c.epiZero, C)
-	c.epiZero2 = convEnsure(c.epiZero2, C)
-	c.epi = epilogueRun[T]{e: e, y: dst.Data, c: C, hw: oh * ow, zero: c.epiZero, zero2: c.epiZero2}
+	c.startEpilogue(e, dst.Data)
 	parallel.For(n*oh, convGrain(ow*out*taps), c.dirRows)
 	c.epi = epilogueRun[T]{}
 	d.x, d.y, d.e = nil, nil, nil

@@ -5,21 +5,18 @@ import (
 	"github.com/effnet-go/effnet/internal/parallel"
 )
 
-// forwardEvalDepthwise runs a float32 depthwise convolution with the
-// epilogue applied by the kernel to each output row while it is in cache
+// forwardEvalDepthwise runs a depthwise convolution with the epilogue
+// applied by the kernel to each output row while it is in cache
 // (depthwise.Shape.ForwardEpilogue), squeeze-excite's channel sums
-// included, and reports whether it could: a convolution bias or a
-// residual is left to the general path, which EfficientNet never needs
-// here. x has been checked to be a 4-d input.
+// included, and reports whether it could: a residual is left to the
+// general path, which EfficientNet never needs here. ForwardEval has
+// checked the input, bias and activation and set the geometry.
 func (c *Conv2D[T]) forwardEvalDepthwise(x *Tensor[T], e *Epilogue[T]) (*Tensor[T], bool) {
-	x32, ok := any(x.Data).([]float32)
-	if !ok || c.Bias != nil || e.Residual != nil || x.Shape[3] != c.cfg.In || (e.Act != Identity && e.Act != SiLU) {
+	if e.Residual != nil {
 		return nil, false
 	}
-	k, s, C := c.cfg.Kernel, c.cfg.Stride, c.cfg.In
-	c.n, c.h, c.w = x.Shape[0], x.Shape[1], x.Shape[2]
-	c.oh, c.padT = convPad(c.cfg.Padding, c.h, k, s)
-	c.ow, c.padL = convPad(c.cfg.Padding, c.w, k, s)
+	x32 := any(x.Data).([]float32)
+	k, C := c.cfg.Kernel, c.cfg.In
 	dst := c.evalOut(e)
 	c.x = nil
 	c.transposeDepthwise()
