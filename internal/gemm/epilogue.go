@@ -32,28 +32,17 @@ const (
 // (Scale, Bias), activation and skip connection folded in, or, in
 // training, the convolution that also gathers its batch normalisation
 // statistics while its output is hot.
-//
-// RowScale, when not nil, scales A before the product (A not transposed):
-// A[i,p] is multiplied by RowScale[(i/GroupRows)·k + p] as A is packed.
-// With A the pixels × channels activations of a batch, GroupRows the
-// pixels of one image and RowScale the batch's squeeze-and-excitation
-// gates ([images, k]), this is the gated projection of an MBConv block
-// without a pass that gates the activations first. It needs
-// ceil(m/GroupRows)·k factors.
 type Epilogue struct {
 	Scale, Bias      []float32
 	Act              Act
 	Residual         []float32
 	ColSum, ColSumSq []float64
-	RowScale         []float32
-	GroupRows        int
 }
 
 // GemmEpilogue computes C = op(A)·op(B) for float32 operands, as Gemm with
 // alpha 1 and beta 0 does, and applies e to C block by block right after
-// each block's last k step (see Epilogue); e may be nil. With e.RowScale,
-// A is scaled as it is packed. C is not read, so it may hold anything, NaN
-// included.
+// each block's last k step (see Epilogue); e may be nil. C is not read, so
+// it may hold anything, NaN included.
 //
 // The column sums are the same for every call with the same operands and
 // GOMAXPROCS: each part of a parallel product sums its own columns, and
@@ -64,11 +53,11 @@ type Epilogue struct {
 // bugs.
 func GemmEpilogue(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, e *Epilogue) {
 	checkArgs(transA, transB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
-	checkEpilogue(e, transA, m, n, k, ldc)
+	checkEpilogue(e, m, n, ldc)
 	sgemmEpi(fastest, runtime.GOMAXPROCS(0), transA, transB, m, n, k, 1, a, lda, b, ldb, 0, c, ldc, e)
 }
 
-func checkEpilogue(e *Epilogue, transA bool, m, n, k, ldc int) {
+func checkEpilogue(e *Epilogue, m, n, ldc int) {
 	if e == nil {
 		return
 	}
@@ -83,17 +72,6 @@ func checkEpilogue(e *Epilogue, transA bool, m, n, k, ldc int) {
 	vec("ColSumSq", len(e.ColSumSq))
 	if e.Act != ActNone && e.Act != ActSiLU {
 		panic(fmt.Sprintf("gemm: unknown epilogue activation %d", e.Act))
-	}
-	if e.RowScale != nil {
-		if transA {
-			panic("gemm: epilogue RowScale needs A not transposed")
-		}
-		if e.GroupRows <= 0 {
-			panic(fmt.Sprintf("gemm: epilogue GroupRows is %d with a RowScale", e.GroupRows))
-		}
-		if want := (m + e.GroupRows - 1) / e.GroupRows * k; len(e.RowScale) < want {
-			panic(fmt.Sprintf("gemm: epilogue RowScale has %d elements, want %d", len(e.RowScale), want))
-		}
 	}
 	if e.Residual != nil && m > 0 && n > 0 && len(e.Residual) < (m-1)*ldc+n {
 		panic(fmt.Sprintf("gemm: epilogue Residual has %d elements, want at least %d", len(e.Residual), (m-1)*ldc+n))

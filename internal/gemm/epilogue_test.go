@@ -13,25 +13,16 @@ import (
 type epiCase struct {
 	scale, bias, residual, stats bool
 	act                          Act
-	rowScale                     bool // only with A not transposed
 }
 
 func (c epiCase) String() string {
-	return fmt.Sprintf("scale=%v bias=%v act=%d residual=%v stats=%v rowScale=%v", c.scale, c.bias, c.act, c.residual, c.stats, c.rowScale)
+	return fmt.Sprintf("scale=%v bias=%v act=%d residual=%v stats=%v", c.scale, c.bias, c.act, c.residual, c.stats)
 }
 
 // newEpilogue builds the epilogue of c for an m×n×k product with leading
 // dimension ldc. The sums start away from zero so that += is checked.
 func newEpilogue(rnd *rand.Rand, c epiCase, m, n, k, ldc int) *Epilogue {
 	e := &Epilogue{Act: c.act}
-	if c.rowScale {
-		groups := []int{1, 5, 12, 49, max(1, m)}
-		e.GroupRows = groups[rnd.IntN(len(groups))]
-		e.RowScale = make([]float32, (m+e.GroupRows-1)/e.GroupRows*k)
-		for i := range e.RowScale {
-			e.RowScale[i] = rnd.Float32() // a sigmoid gate
-		}
-	}
 	vec := func() []float32 {
 		v := make([]float32, n)
 		for j := range v {
@@ -78,28 +69,14 @@ func newEpilogue(rnd *rand.Rand, c epiCase, m, n, k, ldc int) *Epilogue {
 // one, so the two sums differ by at most twice that; 4·m·2⁻⁵³ leaves room.
 func checkEpilogueCall(t *testing.T, kern *microKernel, workers int, p problem, ec epiCase, rnd *rand.Rand) {
 	t.Helper()
-	if p.transA {
-		ec.rowScale = false
-	}
 	e := newEpilogue(rnd, ec, p.m, p.n, p.k, p.ldc)
 	sum0 := append([]float64(nil), e.ColSum...)
 	sumSq0 := append([]float64(nil), e.ColSumSq...)
 	res0 := append([]float32(nil), e.Residual...)
 	got := append([]float32(nil), p.c...)
 	sgemmEpi(kern, workers, p.transA, p.transB, p.m, p.n, p.k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, got, p.ldc, e)
-	// With a RowScale the reference product is taken on a copy of A scaled
-	// in float32, the values the packing computes.
-	a := p.a
-	if e.RowScale != nil {
-		a = append([]float32(nil), p.a...)
-		for i := range p.m {
-			for q := range p.k {
-				a[i*p.lda+q] *= e.RowScale[i/e.GroupRows*p.k+q]
-			}
-		}
-	}
 	prod := append([]float32(nil), p.c...)
-	sgemm(kern, workers, p.transA, p.transB, p.m, p.n, p.k, p.alpha, a, p.lda, p.b, p.ldb, p.beta, prod, p.ldc)
+	sgemm(kern, workers, p.transA, p.transB, p.m, p.n, p.k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, prod, p.ldc)
 
 	what := fmt.Sprintf("%s %s kernel=%s workers=%d", p, ec, kern.name, workers)
 	require.Equal(t, res0, e.Residual, "%s: residual changed", what)
@@ -150,14 +127,12 @@ func checkEpilogueCall(t *testing.T, kern *microKernel, workers int, p problem, 
 
 var epiCases = []epiCase{
 	{scale: true, bias: true, act: ActSiLU},
-	{rowScale: true},
-	{rowScale: true, scale: true, bias: true, residual: true},
 	{scale: true, bias: true},
 	{bias: true, act: ActSiLU, residual: true},
 	{scale: true, residual: true, stats: true},
 	{stats: true},
 	{act: ActSiLU, stats: true},
-	{scale: true, bias: true, act: ActSiLU, residual: true, stats: true, rowScale: true},
+	{scale: true, bias: true, act: ActSiLU, residual: true, stats: true},
 }
 
 // TestEpilogueSmall covers every transpose and edge shape serially with
@@ -273,12 +248,6 @@ func TestGemmEpiloguePanics(t *testing.T) {
 	require.Panics(t, call(&Epilogue{ColSum: make([]float64, 3)}))
 	require.Panics(t, call(&Epilogue{Residual: make([]float32, 3)}))
 	require.Panics(t, call(&Epilogue{Act: 7}))
-	require.NotPanics(t, call(&Epilogue{RowScale: make([]float32, 3), GroupRows: 2}))
-	require.Panics(t, call(&Epilogue{RowScale: make([]float32, 5), GroupRows: 1}))
-	require.Panics(t, call(&Epilogue{RowScale: make([]float32, 6), GroupRows: 0}))
-	require.Panics(t, func() {
-		GemmEpilogue(true, false, 2, 2, 3, a, 2, b, 2, c, 2, &Epilogue{RowScale: make([]float32, 6), GroupRows: 1})
-	})
 }
 
 // TestEpilogueSteadyStateAllocs: once warm, a call with every epilogue step

@@ -275,9 +275,8 @@ func TestSteadyStateAllocs(t *testing.T) {
 }
 
 // TestPackA checks packA's layout against its definition for every kernel,
-// both orientations, with and without a row scale, at step counts around
-// the 16-step blocks of the vector packing. Packing copies (or multiplies
-// once, rounding as the reference does), so the results must be equal.
+// both orientations, at step counts around the 16-step blocks of the
+// vector packing. Packing copies, so the results must be equal.
 func TestPackA(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(13, 14))
 	for _, kern := range kernels() {
@@ -285,49 +284,32 @@ func TestPackA(t *testing.T) {
 		for _, transA := range []bool{false, true} {
 			for _, kc := range []int{1, 15, 16, 17, 40, 512} {
 				for _, mc := range []int{mr, 2*mr + 1, 5} {
-					// group 0: no scale; 7: panels straddle images; 100: they do not.
-					for _, group := range []int{0, 7, 100} {
-						scaled := group > 0
-						if scaled && transA {
-							continue
-						}
-						const i0, p0, m, k = 3, 2, 60, 600
-						lda := k + 1
-						if transA {
-							lda = m + 1
-						}
-						a := make([]float32, 700*lda)
-						for i := range a {
-							a[i] = float32(rnd.NormFloat64())
-						}
-						var rs *rowScale
-						if scaled {
-							rs = &rowScale{s: make([]float32, 10*k), group: group, k: k}
-							for i := range rs.s {
-								rs.s[i] = rnd.Float32()
-							}
-						}
-						panels := (mc + mr - 1) / mr
-						got := make([]float32, panels*mr*kc)
-						for i := range got {
-							got[i] = float32(math.NaN())
-						}
-						packA(kern, transA, a, lda, i0, p0, mc, kc, got, rs)
-						want := make([]float32, len(got))
-						for i := range mc {
-							for p := range kc {
-								v := a[(i0+i)*lda+p0+p]
-								if transA {
-									v = a[(p0+p)*lda+i0+i]
-								}
-								if scaled {
-									v *= rs.s[(i0+i)/group*k+p0+p]
-								}
-								want[i/mr*mr*kc+p*mr+i%mr] = v
-							}
-						}
-						require.Equal(t, want, got, "kernel=%s transA=%v kc=%d mc=%d group=%d", kern.name, transA, kc, mc, group)
+					const i0, p0, m, k = 3, 2, 60, 600
+					lda := k + 1
+					if transA {
+						lda = m + 1
 					}
+					a := make([]float32, 700*lda)
+					for i := range a {
+						a[i] = float32(rnd.NormFloat64())
+					}
+					panels := (mc + mr - 1) / mr
+					got := make([]float32, panels*mr*kc)
+					for i := range got {
+						got[i] = float32(math.NaN())
+					}
+					packA(kern, transA, a, lda, i0, p0, mc, kc, got)
+					want := make([]float32, len(got))
+					for i := range mc {
+						for p := range kc {
+							v := a[(i0+i)*lda+p0+p]
+							if transA {
+								v = a[(p0+p)*lda+i0+i]
+							}
+							want[i/mr*mr*kc+p*mr+i%mr] = v
+						}
+					}
+					require.Equal(t, want, got, "kernel=%s transA=%v kc=%d mc=%d", kern.name, transA, kc, mc)
 				}
 			}
 		}

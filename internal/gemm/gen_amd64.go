@@ -386,57 +386,39 @@ func transpose16() {
 	}
 }
 
-// packA12 emits packA12AVX512 and packA12ScaledAVX512, which pack twelve
-// rows of a non-transposed A into a 12-row micro-panel, 16 steps per
-// block: the twelve rows (times the 16 scale factors of the block, for the
-// scaled one) are transposed as the top of a 16×16 block and each step is
-// stored as 12 floats under a mask, so the four unused rows need no
-// zeroing.
+// packA12 emits packA12AVX512, which packs twelve rows of a non-transposed
+// A into a 12-row micro-panel, 16 steps per block: the twelve rows are
+// transposed as the top of a 16×16 block and each step is stored as 12
+// floats under a mask, so the four unused rows need no zeroing.
 func packA12() {
-	for _, scaled := range []bool{false, true} {
-		name := "packA12AVX512"
-		if scaled {
-			name = "packA12ScaledAVX512"
-		}
-		fmt.Fprintf(&out, `
-// func %s(dst *float32, a *float32, lda int, sc *float32, blocks int)
-TEXT ·%s(SB), NOSPLIT, $0-40
+	const name = "packA12AVX512"
+	fmt.Fprintf(&out, `
+// func %s(dst *float32, a *float32, lda int, blocks int)
+TEXT ·%s(SB), NOSPLIT, $0-32
 `, name, name)
-		p("MOVQ dst+0(FP), DI")
-		p("MOVQ a+8(FP), SI")
-		p("MOVQ lda+16(FP), R8")
-		p("SHLQ $2, R8")
-		p("MOVQ sc+24(FP), R9")
-		p("MOVQ blocks+32(FP), CX")
-		p("MOVL $0xfff, R10")
-		p("KMOVW R10, K1")
-		label(name + "loop")
-		p("MOVQ SI, AX")
-		if scaled {
-			p("VMOVUPS (R9), Z16")
+	p("MOVQ dst+0(FP), DI")
+	p("MOVQ a+8(FP), SI")
+	p("MOVQ lda+16(FP), R8")
+	p("SHLQ $2, R8")
+	p("MOVQ blocks+24(FP), CX")
+	p("MOVL $0xfff, R10")
+	p("KMOVW R10, K1")
+	label(name + "loop")
+	p("MOVQ SI, AX")
+	for i := 0; i < 12; i++ {
+		p("VMOVUPS (AX), Z%d", i)
+		if i < 11 {
+			p("ADDQ R8, AX")
 		}
-		for i := 0; i < 12; i++ {
-			if scaled {
-				p("VMULPS (AX), Z16, Z%d", i)
-			} else {
-				p("VMOVUPS (AX), Z%d", i)
-			}
-			if i < 11 {
-				p("ADDQ R8, AX")
-			}
-		}
-		transpose16()
-		for i := 0; i < 16; i++ {
-			p("VMOVUPS Z%d, K1, %d(DI)", i, 48*i)
-		}
-		p("ADDQ $768, DI")
-		p("ADDQ $64, SI")
-		if scaled {
-			p("ADDQ $64, R9")
-		}
-		p("DECQ CX")
-		p("JNZ %sloop", name)
-		p("VZEROUPPER")
-		p("RET")
 	}
+	transpose16()
+	for i := 0; i < 16; i++ {
+		p("VMOVUPS Z%d, K1, %d(DI)", i, 48*i)
+	}
+	p("ADDQ $768, DI")
+	p("ADDQ $64, SI")
+	p("DECQ CX")
+	p("JNZ %sloop", name)
+	p("VZEROUPPER")
+	p("RET")
 }

@@ -29,9 +29,8 @@ type microKernel struct {
 	// for p, j < 16 and q < blocks: it packs 16 columns of a transposed B.
 	transpose func(dst []float32, ldd int, src []float32, lds int, blocks int)
 	// packA12, when not nil, packs 16·blocks steps of twelve rows of a
-	// non-transposed A (row stride lda) into a 12-row micro-panel, each
-	// step multiplied by sc[p] unless sc is nil.
-	packA12 func(dst, a []float32, lda int, sc []float32, blocks int)
+	// non-transposed A (row stride lda) into a 12-row micro-panel.
+	packA12 func(dst, a []float32, lda int, blocks int)
 }
 
 // panelWidth is the packed width of a B micro-panel with cols valid columns.

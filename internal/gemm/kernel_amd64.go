@@ -13,10 +13,7 @@ func kernelAVX512(kc int, a *float32, rsA, csA int, b *float32, csB int, c *floa
 func transposeAVX512(dst *float32, ldd int, src *float32, lds int, blocks int)
 
 //go:noescape
-func packA12AVX512(dst *float32, a *float32, lda int, sc *float32, blocks int)
-
-//go:noescape
-func packA12ScaledAVX512(dst *float32, a *float32, lda int, sc *float32, blocks int)
+func packA12AVX512(dst *float32, a *float32, lda int, blocks int)
 
 //go:noescape
 func kernelAVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32)
@@ -35,16 +32,11 @@ var avx512Kernel = microKernel{
 	packA12:   runPackA12AVX512,
 }
 
-func runPackA12AVX512(dst, a []float32, lda int, sc []float32, blocks int) {
+func runPackA12AVX512(dst, a []float32, lda int, blocks int) {
 	// Bounds the assembly relies on.
 	_ = dst[16*12*blocks-1]
 	_ = a[11*lda+16*blocks-1]
-	if sc == nil {
-		packA12AVX512(&dst[0], &a[0], lda, nil, blocks)
-		return
-	}
-	_ = sc[16*blocks-1]
-	packA12ScaledAVX512(&dst[0], &a[0], lda, &sc[0], blocks)
+	packA12AVX512(&dst[0], &a[0], lda, blocks)
 }
 
 func runTransposeAVX512(dst []float32, ldd int, src []float32, lds int, blocks int) {

@@ -3,33 +3,12 @@ package gemm
 // packA copies the mc×kc block of op(A) starting at row i0, column p0 into
 // dst as consecutive micro-panels of mr rows: panel r holds, for each of
 // the kc steps p, the mr values op(A)[i0+r·mr+i, p0+p]. Rows past mc are
-// zero so that the kernel can always run the full register tile. When rs
-// is not nil (A not transposed), the values are scaled as they are copied.
-func packA(k *microKernel, transA bool, a []float32, lda, i0, p0, mc, kc int, dst []float32, rs *rowScale) {
+// zero so that the kernel can always run the full register tile.
+func packA(k *microKernel, transA bool, a []float32, lda, i0, p0, mc, kc int, dst []float32) {
 	mr := k.mr
 	for ir := 0; ir < mc; ir += mr {
 		rows := min(mr, mc-ir)
 		d := dst[ir*kc : ir*kc+mr*kc]
-		if rs != nil {
-			if rows == 12 && mr == 12 && (i0+ir)/rs.group == (i0+ir+11)/rs.group {
-				packA12Scaled(k, a[(i0+ir)*lda+p0:], lda, kc, d, rs.row(i0+ir, p0, kc))
-				continue
-			}
-			for i := 0; i < rows; i++ {
-				src := a[(i0+ir+i)*lda+p0:]
-				src = src[:kc]
-				sc := rs.row(i0+ir+i, p0, kc)
-				for p, v := range src {
-					d[p*mr+i] = v * sc[p]
-				}
-			}
-			for i := rows; i < mr; i++ {
-				for p := 0; p < kc; p++ {
-					d[p*mr+i] = 0
-				}
-			}
-			continue
-		}
 		if transA {
 			// op(A)[i, p] = a[p·lda + i]: the mr values of one step are
 			// contiguous in a.
@@ -147,7 +126,7 @@ func packA12(k *microKernel, a []float32, lda, kc int, d []float32) {
 	if k.packA12 != nil && kc >= 16 {
 		// Whole blocks of 16 steps in vector code, the rest below.
 		blocks := kc / 16
-		k.packA12(d, a, lda, nil, blocks)
+		k.packA12(d, a, lda, blocks)
 		a, kc, d = a[16*blocks:], kc-16*blocks, d[12*16*blocks:]
 		if kc == 0 {
 			return
@@ -180,62 +159,5 @@ func packA12(k *microKernel, a []float32, lda, kc int, d []float32) {
 		dp[9] = r9[p]
 		dp[10] = r10[p]
 		dp[11] = r11[p]
-	}
-}
-
-// rowScale multiplies op(A) by per-group factors while A is packed: the
-// squeeze-and-excitation gate of a batch of images, one row of k factors
-// per image, applied to the rows (pixels) of that image. Element (i, p)
-// is multiplied by s[(i/group)·k + p].
-type rowScale struct {
-	s        []float32
-	group, k int
-}
-
-// row returns the factors of row i for the kc steps from p0.
-func (rs *rowScale) row(i, p0, kc int) []float32 {
-	o := i/rs.group*rs.k + p0
-	return rs.s[o : o+kc]
-}
-
-// packA12Scaled is packA12 with every step p of the twelve rows multiplied
-// by sc[p]: the rows of one image under its squeeze-and-excitation gate.
-func packA12Scaled(k *microKernel, a []float32, lda, kc int, d, sc []float32) {
-	if k.packA12 != nil && kc >= 16 {
-		blocks := kc / 16
-		k.packA12(d, a, lda, sc, blocks)
-		a, kc, d, sc = a[16*blocks:], kc-16*blocks, d[12*16*blocks:], sc[16*blocks:]
-		if kc == 0 {
-			return
-		}
-	}
-	r0 := a[0*lda : 0*lda+kc]
-	r1 := a[1*lda : 1*lda+kc]
-	r2 := a[2*lda : 2*lda+kc]
-	r3 := a[3*lda : 3*lda+kc]
-	r4 := a[4*lda : 4*lda+kc]
-	r5 := a[5*lda : 5*lda+kc]
-	r6 := a[6*lda : 6*lda+kc]
-	r7 := a[7*lda : 7*lda+kc]
-	r8 := a[8*lda : 8*lda+kc]
-	r9 := a[9*lda : 9*lda+kc]
-	r10 := a[10*lda : 10*lda+kc]
-	r11 := a[11*lda : 11*lda+kc]
-	d = d[:12*kc]
-	sc = sc[:kc]
-	for p, f := range sc {
-		dp := (*[12]float32)(d[12*p:])
-		dp[0] = r0[p] * f
-		dp[1] = r1[p] * f
-		dp[2] = r2[p] * f
-		dp[3] = r3[p] * f
-		dp[4] = r4[p] * f
-		dp[5] = r5[p] * f
-		dp[6] = r6[p] * f
-		dp[7] = r7[p] * f
-		dp[8] = r8[p] * f
-		dp[9] = r9[p] * f
-		dp[10] = r10[p] * f
-		dp[11] = r11[p] * f
 	}
 }

@@ -124,11 +124,9 @@ type task struct {
 	chunks int
 	// shared reports whether an M split uses pb or reads B in place.
 	shared bool
-	// epi is the epilogue, when hasEpi; rs scales A, when hasRS.
+	// epi is the epilogue, when hasEpi.
 	epi    epiState
 	hasEpi bool
-	rs     rowScale
-	hasRS  bool
 	// partsFn, packFn and rowsFn are the method values runParts, packUnits
 	// and runRows, made once per pooled task so that handing them to
 	// parallel.For does not allocate per call.
@@ -161,7 +159,7 @@ func (t *task) run(i int) {
 				v := t.epi.view(i, 0, lo, t.ldc)
 				ep = &v
 			}
-			sgemmSerial(k, w, t.transA, t.transB, 0, t.m, lo, hi-lo, 0, t.kk, t.alpha, t.a, t.lda, t.b, t.ldb, nil, t.beta, t.c[lo:], t.ldc, ep, t.rowScale())
+			sgemmSerial(k, w, t.transA, t.transB, 0, t.m, lo, hi-lo, 0, t.kk, t.alpha, t.a, t.lda, t.b, t.ldb, nil, t.beta, t.c[lo:], t.ldc, ep)
 		}
 	case splitK:
 		// Parts hold whole multiples of 16 steps so that the kernel's
@@ -172,7 +170,7 @@ func (t *task) run(i int) {
 				scale(t.m, t.n, t.beta, t.c, t.ldc)
 				return
 			}
-			sgemmSerial(k, w, t.transA, t.transB, 0, t.m, 0, t.n, lo, hi-lo, t.alpha, t.a, t.lda, t.b, t.ldb, nil, t.beta, t.c, t.ldc, nil, t.rowScale())
+			sgemmSerial(k, w, t.transA, t.transB, 0, t.m, 0, t.n, lo, hi-lo, t.alpha, t.a, t.lda, t.b, t.ldb, nil, t.beta, t.c, t.ldc, nil)
 			return
 		}
 		w.c = grow(w.c, t.m*t.n)
@@ -180,7 +178,7 @@ func (t *task) run(i int) {
 			clear(w.c)
 			return
 		}
-		sgemmSerial(k, w, t.transA, t.transB, 0, t.m, 0, t.n, lo, hi-lo, t.alpha, t.a, t.lda, t.b, t.ldb, nil, 0, w.c, t.n, nil, t.rowScale())
+		sgemmSerial(k, w, t.transA, t.transB, 0, t.m, 0, t.n, lo, hi-lo, t.alpha, t.a, t.lda, t.b, t.ldb, nil, 0, w.c, t.n, nil)
 	}
 }
 
@@ -256,7 +254,7 @@ func sgemmEpi(k *microKernel, workers int, transA, transB bool, m, n, kk int, al
 			return
 		}
 		w := getWorkspace(k, m, n, kk)
-		sgemmSerial(k, w, transA, transB, 0, m, 0, n, 0, kk, alpha, a, lda, b, ldb, nil, beta, c, ldc, nil, nil)
+		sgemmSerial(k, w, transA, transB, 0, m, 0, n, 0, kk, alpha, a, lda, b, ldb, nil, beta, c, ldc, nil)
 		workspaces.put(w)
 		return
 	}
@@ -279,10 +277,6 @@ func sgemmEpi(k *microKernel, workers int, transA, transB bool, m, n, kk int, al
 	tiles := (m + k.mr - 1) / k.mr
 	t.shared = !(k.direct && !transB && (tiles+t.chunks-1)/t.chunks*k.mr <= k.mc)
 	t.hasEpi = e != nil
-	t.hasRS = e != nil && e.RowScale != nil
-	if t.hasRS {
-		t.rs = rowScale{s: e.RowScale, group: e.GroupRows, k: kk}
-	}
 	if t.hasEpi {
 		sumParts := 1
 		switch split {
@@ -303,7 +297,7 @@ func sgemmEpi(k *microKernel, workers int, transA, transB bool, m, n, kk int, al
 		}
 		w := getWorkspace(k, m, n, kk)
 		v := t.epi.view(0, 0, 0, ldc)
-		sgemmSerial(k, w, transA, transB, 0, m, 0, n, 0, kk, alpha, a, lda, b, ldb, nil, beta, c, ldc, &v, t.rowScale())
+		sgemmSerial(k, w, transA, transB, 0, m, 0, n, 0, kk, alpha, a, lda, b, ldb, nil, beta, c, ldc, &v)
 		workspaces.put(w)
 	case splitM, splitMDynamic:
 		if t.shared {
@@ -322,7 +316,6 @@ func sgemmEpi(k *microKernel, workers int, transA, transB bool, m, n, kk int, al
 	if t.hasEpi {
 		t.epi.finish()
 	}
-	t.rs.s = nil
 	for i, w := range t.ws {
 		workspaces.put(w)
 		t.ws[i] = nil
@@ -330,14 +323,6 @@ func sgemmEpi(k *microKernel, workers int, transA, transB bool, m, n, kk int, al
 	// Drop references to the caller's matrices before caching.
 	t.a, t.b, t.c, t.ws = nil, nil, nil, t.ws[:0]
 	tasks.put(t)
-}
-
-// rowScale returns the scaling of A, or nil.
-func (t *task) rowScale() *rowScale {
-	if t.hasRS {
-		return &t.rs
-	}
-	return nil
 }
 
 // reduceK adds the partial products of a k split to C, and applies the
@@ -434,7 +419,7 @@ func (t *task) runRows(lo, hi int) {
 				v := t.epi.view(ch, r0, 0, t.ldc)
 				ep = &v
 			}
-			sgemmSerial(k, w, t.transA, t.transB, r0, r1-r0, 0, t.n, 0, t.kk, t.alpha, t.a, t.lda, t.b, t.ldb, pb, t.beta, t.c[r0*t.ldc:], t.ldc, ep, t.rowScale())
+			sgemmSerial(k, w, t.transA, t.transB, r0, r1-r0, 0, t.n, 0, t.kk, t.alpha, t.a, t.lda, t.b, t.ldb, pb, t.beta, t.c[r0*t.ldc:], t.ldc, ep)
 		}
 	}
 	workspaces.put(w)
@@ -477,12 +462,12 @@ func scale(m, n int, beta float32, c []float32, ldc int) {
 //
 // When rs is not nil op(A) is scaled by it as it is packed (and is then
 // always packed).
-func sgemmSerial(k *microKernel, w *workspace, transA, transB bool, i0, m, j0, n, p0, kk int, alpha float32, a []float32, lda int, b []float32, ldb int, pb []float32, beta float32, c []float32, ldc int, ep *epiView, rs *rowScale) {
+func sgemmSerial(k *microKernel, w *workspace, transA, transB bool, i0, m, j0, n, p0, kk int, alpha float32, a []float32, lda int, b []float32, ldb int, pb []float32, beta float32, c []float32, ldc int, ep *epiView) {
 	mr, nr := k.mr, k.nr
 	directB := k.direct && !transB && m <= k.mc && pb == nil
 	for jc := 0; jc < n; jc += k.nc {
 		nc := min(k.nc, n-jc)
-		directA := k.direct && nc <= directPanels*nr && rs == nil
+		directA := k.direct && nc <= directPanels*nr
 		for pc := 0; pc < kk; pc += k.kc {
 			kc := min(k.kc, kk-pc)
 			bBlock := w.b
@@ -505,10 +490,10 @@ func sgemmSerial(k *microKernel, w *workspace, transA, transB bool, i0, m, j0, n
 				mc := min(k.mc, m-ic)
 				if directA {
 					if last := mc / mr * mr; last < mc {
-						packA(k, transA, a, lda, i0+ic+last, p0+pc, mc-last, kc, w.a, nil)
+						packA(k, transA, a, lda, i0+ic+last, p0+pc, mc-last, kc, w.a)
 					}
 				} else {
-					packA(k, transA, a, lda, i0+ic, p0+pc, mc, kc, w.a, rs)
+					packA(k, transA, a, lda, i0+ic, p0+pc, mc, kc, w.a)
 				}
 				for jr := 0; jr < nc; jr += nr {
 					cols := min(nr, nc-jr)
