@@ -80,14 +80,10 @@ func (s *Shape) forward(ks *kernels, out, x, wt []float32, e *Epilogue, lo, hi i
 	s.check("input", len(x), s.N*s.H*s.W*C)
 	s.check("output", len(out), s.N*s.OH*s.OW*C)
 	s.check("weight", len(wt), k*k*C)
-	// scale and bias are applied with the convolution when nothing needs
-	// the output before them.
 	var scale, bias []float32
 	if e != nil {
 		s.checkEpilogue(e)
-		if e.Stats == nil {
-			scale, bias = e.Scale, e.Bias
-		}
+		scale, bias = e.Scale, e.Bias
 	}
 	g := taps{dstPix: C, xPix: st * C, xTap: C, xRow: s.W * C, wTap: C, wRow: k * C}
 	rg := row{k: k, stride: st, w: s.W, padL: s.PadL, ow: s.OW, pix: C, xRow: s.W * C}

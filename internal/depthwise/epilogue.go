@@ -24,11 +24,9 @@ const (
 // multiply-add (in assembly, on the accumulators before they are stored);
 // nil means 1 and 0. ChanSum, when not nil, has N·C elements and receives
 // += Σ over the sample's pixels of y, per sample and channel: the global
-// average pool of squeeze-and-excitation times OH·OW. Stats, when not nil,
-// receives the per-channel sums that training-mode batch normalisation
-// needs, of conv itself (before Scale, Bias and Act).
+// average pool of squeeze-and-excitation times OH·OW.
 //
-// ChanSum and Stats are added to, never cleared, and calls that run
+// ChanSum is added to, never cleared, and calls that run
 // concurrently must each have their own: give every block of rows a
 // partial of its own and add the partials afterwards (see
 // ExampleShape_ForwardEpilogue). Scale, Bias and Act may be shared.
@@ -36,22 +34,12 @@ type Epilogue struct {
 	Scale, Bias []float32 // [C]
 	Act         Act
 	ChanSum     []float32 // [N·C]
-	Stats       *Stats
-}
-
-// Stats holds per-channel sums of d = conv - Base over the output pixels:
-// Sum[c] += Σ d and SumSq[c] += Σ d², taken in float64. Base is a shift,
-// such as the running mean, that keeps the variance E[d²] - E[d]² from
-// cancelling when the mean is large against the spread; all three have C
-// elements.
-type Stats struct {
-	Base, Sum, SumSq []float64
 }
 
 // ForwardEpilogue computes output rows [lo, hi) of the N·OH rows like
 // Forward without a bias, then applies e to each row (nil e is allowed and
 // does nothing). Rows are independent, but concurrent calls must not share
-// e.ChanSum or e.Stats.
+// e.ChanSum.
 func (s *Shape) ForwardEpilogue(out, x, wt []float32, e *Epilogue, lo, hi int) {
 	s.forward(best, out, x, wt, e, lo, hi)
 }
@@ -68,27 +56,15 @@ func (s *Shape) checkEpilogue(e *Epilogue) {
 	if e.ChanSum != nil {
 		s.check("epilogue channel sums", len(e.ChanSum), s.N*C)
 	}
-	if st := e.Stats; st != nil {
-		s.check("statistics base", len(st.Base), C)
-		s.check("statistics sums", len(st.Sum), C)
-		s.check("statistics sums of squares", len(st.SumSq), C)
-	}
 	if e.Act != ActNone && e.Act != ActSiLU {
 		panic("depthwise: unknown epilogue activation")
 	}
 }
 
 // finishRow runs the parts of e that follow the convolution's scale and
-// bias on one output row of sample b: those that need the row before
-// Scale and Bias (then applied here), the activation and the channel sums.
+// bias on one output row of sample b: the activation and the channel sums.
 func (s *Shape) finishRow(y []float32, b int, e *Epilogue) {
 	C := s.C
-	if st := e.Stats; st != nil {
-		vmath.CenteredSums(st.Sum[:C], st.SumSq[:C], y, st.Base[:C])
-		if e.Scale != nil || e.Bias != nil {
-			affine(y, C, 0, e.Scale, e.Bias)
-		}
-	}
 	if e.Act == ActSiLU {
 		vmath.SiLU(y, nil, y)
 	}

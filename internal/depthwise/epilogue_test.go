@@ -25,17 +25,11 @@ func epilogueCase(rnd *rand.Rand, s *Shape) Epilogue {
 	if rnd.IntN(2) == 0 {
 		e.ChanSum = make([]float32, s.N*s.C)
 	}
-	if rnd.IntN(2) == 0 {
-		e.Stats = &Stats{Base: make([]float64, s.C), Sum: make([]float64, s.C), SumSq: make([]float64, s.C)}
-		for c := range e.Stats.Base {
-			e.Stats.Base[c] = rnd.Float64() - 0.5
-		}
-	}
 	return e
 }
 
 // checkEpilogue runs e over the rows of c in up to three ranges, each with
-// partial ChanSum and Stats of its own that are added afterwards, as
+// partial ChanSum of its own that are added afterwards, as
 // concurrent callers must, and compares everything with a float64
 // reference of the convolution and the epilogue.
 //
@@ -45,15 +39,13 @@ func epilogueCase(rnd *rand.Rand, s *Shape) Epilogue {
 // + |bias|); SiLU's slope is at most 1.1 in magnitude and vmath.SiLU is
 // within 2.7 ulp (≤ 6u·|y|). A channel sum over n values is within
 // Σ eY + n'·u·Σ|y|, with n' the OW row terms, the OH rows and the three
-// partials added in turn. The statistics are float64 sums of float32
-// outputs, so their error is Σ ePre (and Σ (2|d| + ePre)·ePre for the
-// squares).
+// partials added in turn.
 func checkEpilogue(t *testing.T, ks *kernels, rnd *rand.Rand, c case_, e Epilogue) {
 	t.Helper()
 	s := c.s
 	C := s.C
-	name := fmt.Sprintf("%s/%v scale=%t bias=%t act=%d sums=%t stats=%t", ks.name, &s,
-		e.Scale != nil, e.Bias != nil, e.Act, e.ChanSum != nil, e.Stats != nil)
+	name := fmt.Sprintf("%s/%v scale=%t bias=%t act=%d sums=%t", ks.name, &s,
+		e.Scale != nil, e.Bias != nil, e.Act, e.ChanSum != nil)
 	ref := c.reference()
 	const u = 1.0 / (1 << 24)
 
@@ -65,35 +57,20 @@ func checkEpilogue(t *testing.T, ks *kernels, rnd *rand.Rand, c case_, e Epilogu
 	}
 	cuts = append(cuts[:2], max(cuts[1], rnd.IntN(rows+1)), rows)
 	chanSum := make([]float64, s.N*C)
-	var sum, sumSq []float64
-	if e.Stats != nil {
-		sum, sumSq = make([]float64, C), make([]float64, C)
-	}
 	for i := 0; i+1 < len(cuts); i++ {
 		part := e
 		if e.ChanSum != nil {
 			part.ChanSum = make([]float32, s.N*C)
 		}
-		if e.Stats != nil {
-			part.Stats = &Stats{Base: e.Stats.Base, Sum: make([]float64, C), SumSq: make([]float64, C)}
-		}
 		s.forward(ks, out, c.x, c.wt, &part, cuts[i], cuts[i+1])
 		for j, v := range part.ChanSum {
 			chanSum[j] += float64(v)
-		}
-		if part.Stats != nil {
-			for j := range sum {
-				sum[j] += part.Stats.Sum[j]
-				sumSq[j] += part.Stats.SumSq[j]
-			}
 		}
 	}
 
 	wantSum := make([]float64, s.N*C)
 	sumTol := make([]float64, s.N*C)
 	sumMag := make([]float64, s.N*C)
-	wantS1, wantS2 := make([]float64, C), make([]float64, C)
-	tolS1, tolS2 := make([]float64, C), make([]float64, C)
 	for i, pre := range ref.out {
 		ch, b := i%C, i/(s.OH*s.OW*C)
 		ePre := float64(ref.outTerms+1)*u*ref.outMag[i] + u*math.Abs(pre)
@@ -117,25 +94,11 @@ func checkEpilogue(t *testing.T, ks *kernels, rnd *rand.Rand, c case_, e Epilogu
 		wantSum[b*C+ch] += y
 		sumTol[b*C+ch] += eY
 		sumMag[b*C+ch] += math.Abs(y)
-		if e.Stats != nil {
-			d := pre - e.Stats.Base[ch]
-			wantS1[ch] += d
-			wantS2[ch] += d * d
-			tolS1[ch] += ePre
-			tolS2[ch] += (2*math.Abs(d) + ePre) * ePre
-		}
 	}
 	if e.ChanSum != nil {
 		n := float64(s.OW + s.OH + 3)
 		for j := range wantSum {
 			require.InDelta(t, wantSum[j], chanSum[j], sumTol[j]+n*u*sumMag[j]+1e-30, "%s channel sum %d", name, j)
-		}
-	}
-	if e.Stats != nil {
-		for j := range wantS1 {
-			// 1e-12 relative covers the float64 additions themselves.
-			require.InDelta(t, wantS1[j], sum[j], tolS1[j]+1e-12*math.Abs(wantS2[j]+1), "%s statistics sum %d", name, j)
-			require.InDelta(t, wantS2[j], sumSq[j], tolS2[j]+1e-12*wantS2[j], "%s statistics sum of squares %d", name, j)
 		}
 	}
 }
@@ -177,13 +140,9 @@ func TestEpilogueAllocs(t *testing.T) {
 	c := randomCaseWidth(rnd, 40, 5, 1, false, 20, 30)
 	s := c.s
 	e := Epilogue{Scale: randSlice(rnd, s.C), Bias: randSlice(rnd, s.C), Act: ActSiLU, ChanSum: make([]float32, s.N*s.C)}
-	t2 := e
-	t2.Scale, t2.Bias, t2.Act, t2.ChanSum = nil, nil, ActNone, nil
-	t2.Stats = &Stats{Base: make([]float64, s.C), Sum: make([]float64, s.C), SumSq: make([]float64, s.C)}
 	out := make([]float32, s.N*s.OH*s.OW*s.C)
 	allocs := testing.AllocsPerRun(10, func() {
 		s.ForwardEpilogue(out, c.x, c.wt, &e, 0, s.N*s.OH)
-		s.ForwardEpilogue(out, c.x, c.wt, &t2, 0, s.N*s.OH)
 	})
 	require.Zero(t, allocs)
 }
@@ -197,7 +156,6 @@ func TestEpilogueShortSlicePanics(t *testing.T) {
 		{Scale: make([]float32, 7)},
 		{Bias: make([]float32, 7)},
 		{ChanSum: make([]float32, 8)}, // one sample's worth of two
-		{Stats: &Stats{Base: make([]float64, 8), Sum: make([]float64, 8), SumSq: make([]float64, 7)}},
 		{Act: Act(7)},
 	} {
 		require.Panics(t, func() { s.ForwardEpilogue(out, x, wt, &e, 0, 8) })
