@@ -64,9 +64,8 @@
 // eval-mode normalisation as a multiply-add on the row kernel's
 // accumulators before they are stored, then SiLU (package vmath) and the
 // per-sample channel sums (package chanops) on the row while it is in L1.
-// For training it sums the raw output's per-channel statistics instead.
 //
 // Callers parallelise over rows: Forward and InputGrad rows are
-// independent; WeightGrad, and ForwardEpilogue's channel sums and
-// statistics, add into partials that each worker owns.
+// independent; WeightGrad and ForwardEpilogue's channel sums add into
+// partials that each worker owns.
 package depthwise
