@@ -69,15 +69,12 @@
 //
 // # Epilogue
 //
-// GemmEpilogue applies per-column scale and bias, SiLU, a residual add and
-// column sums to each mc×nc block of C right after the block's last k
-// block, while it is still in the L2 cache, with vmath's vector loops: an
-// evaluation-mode 1×1 convolution with batch normalisation, activation and
-// skip connection, or the batch statistics of a training-mode one, in one
-// pass instead of three or four. Column sums are kept per row chunk and
-// added in chunk order, so that they do not depend on which worker ran
-// which chunk. A k split applies the epilogue while it adds the partial
-// products. The epilogue is not in the micro-kernel's registers: the
+// GemmEpilogue applies per-column scale and bias, SiLU and a residual add
+// to each mc×nc block of C right after the block's last k block, while it
+// is still in the L2 cache, with vmath's vector loops: an evaluation-mode
+// 1×1 convolution with batch normalisation, activation and skip
+// connection in one pass instead of three or four. A k split applies the
+// epilogue while it adds the partial products. The epilogue is not in the micro-kernel's registers: the
 // exponential would need registers the 12×32 tile uses, and a block is
 // still in cache when the epilogue reads it.
 package gemm

@@ -19,34 +19,24 @@ const (
 // while the block is still in cache, instead of in separate passes over C:
 //
 //	C = Act(A·B ⊙ Scale + Bias) + Residual
-//	ColSum += column sums of C, ColSumSq += column sums of C²
 //
 // Scale and Bias hold one value per column of C (length n); nil means 1
 // and 0. Residual, when not nil, has C's layout (leading dimension ldc)
 // and must not overlap C: C's blocks are written before the epilogue reads
 // the residual.
-// ColSum and ColSumSq, when not nil, have length n and receive the sums of
-// the stored C in float64.
 //
 // This is an evaluation-mode 1×1 convolution with its batch normalisation
-// (Scale, Bias), activation and skip connection folded in, or, in
-// training, the convolution that also gathers its batch normalisation
-// statistics while its output is hot.
+// (Scale, Bias), activation and skip connection folded in.
 type Epilogue struct {
-	Scale, Bias      []float32
-	Act              Act
-	Residual         []float32
-	ColSum, ColSumSq []float64
+	Scale, Bias []float32
+	Act         Act
+	Residual    []float32
 }
 
 // GemmEpilogue computes C = op(A)·op(B) for float32 operands, as Gemm with
 // alpha 1 and beta 0 does, and applies e to C block by block right after
 // each block's last k step (see Epilogue); e may be nil. C is not read, so
 // it may hold anything, NaN included.
-//
-// The column sums are the same for every call with the same operands and
-// GOMAXPROCS: each part of a parallel product sums its own columns, and
-// the parts are added in a fixed order.
 //
 // GemmEpilogue panics if a dimension, leading dimension or slice length is
 // inconsistent, or e's slices have the wrong lengths: those are programmer
@@ -68,8 +58,6 @@ func checkEpilogue(e *Epilogue, m, n, ldc int) {
 	}
 	vec("Scale", len(e.Scale))
 	vec("Bias", len(e.Bias))
-	vec("ColSum", len(e.ColSum))
-	vec("ColSumSq", len(e.ColSumSq))
 	if e.Act != ActNone && e.Act != ActSiLU {
 		panic(fmt.Sprintf("gemm: unknown epilogue activation %d", e.Act))
 	}
@@ -78,25 +66,21 @@ func checkEpilogue(e *Epilogue, m, n, ldc int) {
 	}
 }
 
-// epiState is the epilogue of one call: e, constant vectors standing in
-// for nil Scale and Bias, and one row of column-sum partials per part of
-// the call. It lives in the pooled task, so that it is reused.
+// epiState is the epilogue of one call: e and constant vectors standing in
+// for nil Scale and Bias. It lives in the pooled task, so that it is
+// reused.
 type epiState struct {
 	e           *Epilogue
 	scale, bias []float32 // e's, or ones and zeros
 	ones        []float32
 	zeros32     []float32 // the mean NormRows subtracts
-	zeros64     []float64 // the base CenteredSums subtracts
-	sums        []float64 // part p's column sums at 2pn, sums of squares at (2p+1)n
-	n, parts    int
-	norm, stats bool
+	norm        bool
 }
 
-// prepare sets s up for e on an n-column C computed in parts parts.
-func (s *epiState) prepare(e *Epilogue, n, parts int) {
-	s.e, s.n, s.parts = e, n, parts
+// prepare sets s up for e on an n-column C.
+func (s *epiState) prepare(e *Epilogue, n int) {
+	s.e = e
 	s.norm = e.Scale != nil || e.Bias != nil
-	s.stats = e.ColSum != nil || e.ColSumSq != nil
 	if s.norm {
 		s.zeros32 = grow(s.zeros32, n)
 		clear(s.zeros32)
@@ -112,39 +96,17 @@ func (s *epiState) prepare(e *Epilogue, n, parts int) {
 			s.bias = s.zeros32
 		}
 	}
-	if s.stats {
-		s.zeros64 = grow64(s.zeros64, n)
-		clear(s.zeros64)
-		s.sums = grow64(s.sums, 2*n*parts)
-		clear(s.sums)
-	}
 }
 
-// finish adds the parts' column sums, in part order, to e's and drops the
-// references to the caller's slices.
+// finish drops the references to the caller's slices.
 func (s *epiState) finish() {
-	if s.stats {
-		n := s.n
-		for p := range s.parts {
-			if s.e.ColSum != nil {
-				for j, v := range s.sums[2*p*n : 2*p*n+n] {
-					s.e.ColSum[j] += v
-				}
-			}
-			if s.e.ColSumSq != nil {
-				for j, v := range s.sums[(2*p+1)*n : (2*p+2)*n] {
-					s.e.ColSumSq[j] += v
-				}
-			}
-		}
-	}
 	s.e, s.scale, s.bias = nil, nil, nil
 }
 
-// view returns the epilogue as seen by part p computing the block of C
-// whose top-left element is at row i0, column j0: the slices are offset so
-// that the block's local coordinates index them as they index its C.
-func (s *epiState) view(p, i0, j0, ldc int) epiView {
+// view returns the epilogue as seen by the block of C whose top-left
+// element is at row i0, column j0: the slices are offset so that the
+// block's local coordinates index them as they index its C.
+func (s *epiState) view(i0, j0, ldc int) epiView {
 	v := epiView{s: s}
 	if s.norm {
 		v.scale, v.bias = s.scale[j0:], s.bias[j0:]
@@ -152,19 +114,14 @@ func (s *epiState) view(p, i0, j0, ldc int) epiView {
 	if r := s.e.Residual; r != nil {
 		v.res = r[i0*ldc+j0:]
 	}
-	if s.stats {
-		n := s.n
-		v.sum, v.sumSq = s.sums[2*p*n+j0:(2*p+1)*n], s.sums[(2*p+1)*n+j0:(2*p+2)*n]
-	}
 	return v
 }
 
-// epiView is one part's view of the epilogue (see epiState.view).
+// epiView is one block's view of the epilogue (see epiState.view).
 type epiView struct {
 	s           *epiState
 	scale, bias []float32
 	res         []float32
-	sum, sumSq  []float64
 }
 
 // apply runs the epilogue on the rows×cols block of c at row i, column j
@@ -197,9 +154,6 @@ func (v *epiView) segment(x []float32, off, j, cols int) {
 	if v.res != nil {
 		addTo(x, v.res[off:off+len(x)])
 	}
-	if s.stats {
-		vmath.CenteredSums(v.sum[j:j+cols], v.sumSq[j:j+cols], x, s.zeros64[:cols])
-	}
 }
 
 // addTo sets dst[i] += src[i].
@@ -217,11 +171,4 @@ func addTo(dst, src []float32) {
 	for ; i < len(dst); i++ {
 		dst[i] += src[i]
 	}
-}
-
-func grow64(s []float64, n int) []float64 {
-	if cap(s) < n {
-		return make([]float64, n)
-	}
-	return s[:n]
 }

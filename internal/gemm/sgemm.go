@@ -156,7 +156,7 @@ func (t *task) run(i int) {
 		if lo < hi {
 			var ep *epiView
 			if t.hasEpi {
-				v := t.epi.view(i, 0, lo, t.ldc)
+				v := t.epi.view(0, lo, t.ldc)
 				ep = &v
 			}
 			sgemmSerial(k, w, t.transA, t.transB, 0, t.m, lo, hi-lo, 0, t.kk, t.alpha, t.a, t.lda, t.b, t.ldb, nil, t.beta, t.c[lo:], t.ldc, ep)
@@ -278,25 +278,18 @@ func sgemmEpi(k *microKernel, workers int, transA, transB bool, m, n, kk int, al
 	t.shared = !(k.direct && !transB && (tiles+t.chunks-1)/t.chunks*k.mr <= k.mc)
 	t.hasEpi = e != nil
 	if t.hasEpi {
-		sumParts := 1
-		switch split {
-		case splitM, splitMDynamic:
-			sumParts = t.chunks
-		case splitN:
-			sumParts = parts
-		}
-		t.epi.prepare(e, n, sumParts)
+		t.epi.prepare(e, n)
 	}
 	switch split {
 	case splitNone:
 		if kk == 0 || alpha == 0 {
 			scale(m, n, beta, c, ldc)
-			v := t.epi.view(0, 0, 0, ldc)
+			v := t.epi.view(0, 0, ldc)
 			v.apply(c, ldc, 0, m, 0, n)
 			break
 		}
 		w := getWorkspace(k, m, n, kk)
-		v := t.epi.view(0, 0, 0, ldc)
+		v := t.epi.view(0, 0, ldc)
 		sgemmSerial(k, w, transA, transB, 0, m, 0, n, 0, kk, alpha, a, lda, b, ldb, nil, beta, c, ldc, &v)
 		workspaces.put(w)
 	case splitM, splitMDynamic:
@@ -332,7 +325,7 @@ func (t *task) reduceK() {
 	c, ldc, n := t.c, t.ldc, t.n
 	var v epiView
 	if t.hasEpi {
-		v = t.epi.view(0, 0, 0, ldc)
+		v = t.epi.view(0, 0, ldc)
 	}
 	for i0 := 0; i0 < t.m; i0 += group {
 		i1 := min(i0+group, t.m)
@@ -416,7 +409,7 @@ func (t *task) runRows(lo, hi int) {
 		if r0 < r1 {
 			var ep *epiView
 			if t.hasEpi {
-				v := t.epi.view(ch, r0, 0, t.ldc)
+				v := t.epi.view(r0, 0, t.ldc)
 				ep = &v
 			}
 			sgemmSerial(k, w, t.transA, t.transB, r0, r1-r0, 0, t.n, 0, t.kk, t.alpha, t.a, t.lda, t.b, t.ldb, pb, t.beta, t.c[r0*t.ldc:], t.ldc, ep)
