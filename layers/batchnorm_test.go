@@ -27,6 +27,20 @@ func newTestBN(t testing.TB, c int, seed uint64) *BatchNorm2D[float64] {
 	return bn
 }
 
+// float32BN returns a float32 BatchNorm2D with b's parameters, running
+// statistics, eps, momentum and activation, rounded to float32.
+func float32BN(t *testing.T, b *BatchNorm2D[float64]) *BatchNorm2D[float32] {
+	t.Helper()
+	b32, err := NewBatchNorm2D[float32](b.channels, b.Eps, b.Momentum)
+	require.NoError(t, err)
+	b32.Act = b.Act
+	b32.Weight.Value = tensor.Convert[float32](b.Weight.Value)
+	b32.Bias.Value = tensor.Convert[float32](b.Bias.Value)
+	b32.RunningMean.Value = tensor.Convert[float32](b.RunningMean.Value)
+	b32.RunningVar.Value = tensor.Convert[float32](b.RunningVar.Value)
+	return b32
+}
+
 func TestBatchNormInit(t *testing.T) {
 	bn, err := NewBatchNorm2D[float32](3, DefaultBNEps, DefaultBNMomentum)
 	require.NoError(t, err)
@@ -100,12 +114,7 @@ func TestBatchNormFloat32(t *testing.T) {
 	for i, shape := range [][]int{{4, 10, 25, 12}, {256, 12}} {
 		C := shape[len(shape)-1]
 		b64 := newTestBN(t, C, uint64(i))
-		b32, err := NewBatchNorm2D[float32](C, DefaultBNEps, DefaultBNMomentum)
-		require.NoError(t, err)
-		b32.Weight.Value = tensor.Convert[float32](b64.Weight.Value)
-		b32.Bias.Value = tensor.Convert[float32](b64.Bias.Value)
-		b32.RunningMean.Value = tensor.Convert[float32](b64.RunningMean.Value)
-		b32.RunningVar.Value = tensor.Convert[float32](b64.RunningVar.Value)
+		b32 := float32BN(t, b64)
 		x := convRand(uint64(i), shape...)
 		for j := range x.Data {
 			x.Data[j] += float64(50 * (j % C) / C)
@@ -121,7 +130,7 @@ func TestBatchNormFloat32(t *testing.T) {
 			requireClose(t, mode.String()+" output", y64.Data, tensor.Convert[float64](y32).Data, tol)
 		}
 		requireClose(t, "running_var", b64.RunningVar.Value.Data, tensor.Convert[float64](b32.RunningVar.Value).Data, tol)
-		_, err = b64.Forward(x, Train)
+		_, err := b64.Forward(x, Train)
 		require.NoError(t, err)
 		_, err = b32.Forward(tensor.Convert[float32](x), Train)
 		require.NoError(t, err)

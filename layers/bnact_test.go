@@ -87,13 +87,7 @@ func TestBatchNormActFloat32(t *testing.T) {
 		C := shape[3]
 		b64 := newTestBN(t, C, 3)
 		b64.Act = SiLU
-		b32, err := NewBatchNorm2D[float32](C, DefaultBNEps, DefaultBNMomentum)
-		require.NoError(t, err)
-		b32.Act = SiLU
-		b32.Weight.Value = tensor.Convert[float32](b64.Weight.Value)
-		b32.Bias.Value = tensor.Convert[float32](b64.Bias.Value)
-		b32.RunningMean.Value = tensor.Convert[float32](b64.RunningMean.Value)
-		b32.RunningVar.Value = tensor.Convert[float32](b64.RunningVar.Value)
+		b32 := float32BN(t, b64)
 		x := tensor.Convert[float64](tensor.Convert[float32](convRand(8, shape...)))
 		dy := tensor.Convert[float64](tensor.Convert[float32](convRand(9, shape...)))
 		for _, mode := range []Mode{Eval, Train} {

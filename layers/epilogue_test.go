@@ -64,11 +64,7 @@ func TestForwardEvalEpilogue(t *testing.T) {
 	for ci, cfg := range epilogueConvs {
 		cfg.Padding = max(cfg.Padding, PadSymmetric)
 		conv := newTestConv(t, cfg, uint64(ci))
-		conv32, err := NewConv2D[float32](cfg)
-		require.NoError(t, err)
-		for i, p := range conv.Params() {
-			conv32.Params()[i].Value = tensor.Convert[float32](p.Value)
-		}
+		conv32 := float32Conv(t, conv)
 		x := convRand(uint64(100+ci), 3, 11, 11, cfg.In)
 		x32 := tensor.Convert[float32](x)
 		x = tensor.Convert[float64](x32)
@@ -167,6 +163,18 @@ func TestEvalAffine(t *testing.T) {
 	requireClose(t, "folded", y.Data, got, 1e-14)
 }
 
+// float32Conv returns a float32 convolution with c's configuration and
+// parameters rounded to float32.
+func float32Conv(t *testing.T, c *Conv2D[float64]) *Conv2D[float32] {
+	t.Helper()
+	c32, err := NewConv2D[float32](c.Config())
+	require.NoError(t, err)
+	for i, p := range c.Params() {
+		c32.Params()[i].Value = tensor.Convert[float32](p.Value)
+	}
+	return c32
+}
+
 func to32(v []float64) []float32 {
 	out := make([]float32, len(v))
 	for i, x := range v {
@@ -183,11 +191,7 @@ func TestForwardEvalOut(t *testing.T) {
 	for ci, cfg := range epilogueConvs {
 		cfg.Padding = max(cfg.Padding, PadSymmetric)
 		c64 := newTestConv(t, cfg, uint64(ci))
-		c32, err := NewConv2D[float32](cfg)
-		require.NoError(t, err)
-		for i, p := range c64.Params() {
-			c32.Params()[i].Value = tensor.Convert[float32](p.Value)
-		}
+		c32 := float32Conv(t, c64)
 		x := convRand(uint64(200+ci), 2, 9, 9, cfg.In)
 		scale, bias := gradcheck.Weights(cfg.Out, 1), gradcheck.Weights(cfg.Out, 2)
 
@@ -235,10 +239,7 @@ func TestForwardEvalStem(t *testing.T) {
 		{16, 224, PadSame}, {32, 224, PadSymmetric}, {48, 65, PadSame}, {32, 66, PadSymmetric}, {40, 224, PadSymmetric},
 	} {
 		cfg := Conv2DConfig{In: 3, Out: c.out, Kernel: 3, Stride: 2, Padding: c.pad}
-		conv, err := NewConv2D[float32](cfg)
-		require.NoError(t, err)
-		c64 := newTestConv(t, cfg, uint64(5+i))
-		conv.Weight.Value = tensor.Convert[float32](c64.Weight.Value)
+		conv := float32Conv(t, newTestConv(t, cfg, uint64(5+i)))
 		scale, bias := gradcheck.Weights(c.out, 1), gradcheck.Weights(c.out, 2)
 		for _, seed := range []uint64{6, 7} { // twice: the padded copy is reused
 			x := tensor.Convert[float32](convRand(seed, 2, c.size, c.size, 3))
