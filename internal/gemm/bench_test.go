@@ -1,6 +1,7 @@
 package gemm
 
 import (
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -21,8 +22,14 @@ type benchShape struct {
 	m, n, k        int
 }
 
-// b0Shapes are the 1×1 convolutions of EfficientNet-B0 at batch 8, 224 px,
-// as the layers issue them on NHWC activations (M = 8·H·W rows):
+// benchBatch is the batch size of b0Shapes (go test -bench Sgemm -args
+// -batch 1). The default, 8, is the batch of the inference comparison with
+// PyTorch. Smaller batches make products of tens of microseconds, where
+// waking the second core costs a visible share.
+var benchBatch = flag.Int("batch", 8, "batch size of the B0 1×1-convolution benchmark shapes")
+
+// b0Shapes are the 1×1 convolutions of EfficientNet-B0 at batch benchBatch, 224 px,
+// as the layers issue them on NHWC activations (M = batch·H·W rows):
 //
 //	forward  Y  = X·Wᵀ    m = M,    n = Cout, k = Cin  (W is [Cout, Cin])
 //	backward dX = dY·W    m = M,    n = Cin,  k = Cout
@@ -47,7 +54,7 @@ func b0Shapes() []benchShape {
 	}
 	var s []benchShape
 	for _, c := range convs {
-		m := 8 * c.spatial * c.spatial
+		m := *benchBatch * c.spatial * c.spatial
 		s = append(s,
 			benchShape{"fwd/" + c.name, false, true, m, c.cout, c.cin},
 			benchShape{"dX/" + c.name, false, false, m, c.cin, c.cout},
