@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -326,7 +327,7 @@ func TestSwappedProducts(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(5, 6))
 	swapped := 0
 	for _, kern := range kernels() {
-		for _, sh := range [][3]int{{144, 24, 9000}, {13, 40, 5000}} {
+		for _, sh := range [][3]int{{144, 24, 9000}, {13, 40, 5000}, {240, 40, 5000}} {
 			if !swapPays(kern, sh[0], sh[1], sh[2]) {
 				continue // the Go kernel's 4×4 tile fills both ways
 			}
@@ -343,5 +344,20 @@ func TestSwappedProducts(t *testing.T) {
 	}
 	if swapped == 0 {
 		t.Skip("no kernel of this build swaps these shapes (the Go kernel's 4×4 tile fills both ways)")
+	}
+}
+
+// TestFit checks which kernel runs the products with 40 rows, directly or
+// swapped, and that every other B0 shape keeps the 12-row tile.
+func TestFit(t *testing.T) {
+	k := kernels()[0]
+	if k.narrow == nil {
+		t.Skip("this build's fastest kernel has no narrow sibling")
+	}
+	assert.Same(t, k.narrow, k.fit(40, 144), "dW/project144to40: 10-row tiles fill all 40 rows")
+	assert.Same(t, k.narrow, k.fit(40, 240), "dW/expand40to240, swapped")
+	assert.True(t, swapPays(k, 240, 40, 6272), "dW/expand40to240 swaps to 40 rows")
+	for _, m := range []int{100352, 25088, 6272, 1568, 392, 96, 144, 240, 24} {
+		assert.Same(t, k, k.fit(m, 96), "m = %d", m)
 	}
 }

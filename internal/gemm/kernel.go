@@ -31,6 +31,34 @@ type microKernel struct {
 	// packA12, when not nil, packs 16·blocks steps of twelve rows of a
 	// non-transposed A (row stride lda) into a 12-row micro-panel.
 	packA12 func(dst, a []float32, lda int, blocks int)
+	// narrow, when not nil, is a kernel like this one with fewer rows per
+	// tile, for products whose row count it divides better (see fit).
+	narrow *microKernel
+}
+
+// fill is the fraction of the FMAs of an m×n product's register tiles that
+// compute elements of C: rows round up to whole tiles of mr, columns to
+// whole panels of nr or, for a narrow last panel, nr/2.
+func (k *microKernel) fill(m, n int) float64 {
+	rows := float64(m) / float64(roundUp(m, k.mr))
+	full := n / k.nr * k.nr
+	width := full
+	if rest := n - full; rest > 0 {
+		width += k.panelWidth(rest)
+	}
+	return rows * float64(n) / float64(width)
+}
+
+// fit returns the kernel, k or its narrow sibling, that runs an m×n product
+// faster: the sibling when its tiles fill at least a twentieth better, which
+// outweighs its fewer accumulators per loaded B step (20 against 24 FMAs per
+// 12 against 14 loads). Products with 40 rows fill 40 of 48 rows of 12-row
+// tiles and all of 10-row ones.
+func (k *microKernel) fit(m, n int) *microKernel {
+	if k.narrow != nil && k.narrow.fill(m, n) >= 1.05*k.fill(m, n) {
+		return k.narrow
+	}
+	return k
 }
 
 // panelWidth is the packed width of a B micro-panel with cols valid columns.

@@ -10,6 +10,9 @@ import "golang.org/x/sys/cpu"
 func kernelAVX512(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols int)
 
 //go:noescape
+func kernelAVX512x10(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols int)
+
+//go:noescape
 func transposeAVX512(dst *float32, ldd int, src *float32, lds int, blocks int)
 
 //go:noescape
@@ -30,6 +33,20 @@ var avx512Kernel = microKernel{
 	run:       runAVX512,
 	transpose: runTransposeAVX512,
 	packA12:   runPackA12AVX512,
+	narrow:    &avx512Kernel10,
+}
+
+// avx512Kernel10 is the 10×32 sibling of avx512Kernel (20 accumulators) for
+// products whose row count ten divides and twelve does not, such as the
+// 40-channel weight gradients of EfficientNet-B0 (see microKernel.fit).
+var avx512Kernel10 = microKernel{
+	name: "avx512-10x32",
+	mr:   10, nr: 32,
+	kc: 512, mc: 140, nc: 2048,
+	half:      true,
+	direct:    true,
+	run:       runAVX512x10,
+	transpose: runTransposeAVX512,
 }
 
 func runPackA12AVX512(dst, a []float32, lda int, blocks int) {
@@ -47,16 +64,25 @@ func runTransposeAVX512(dst []float32, ldd int, src []float32, lds int, blocks i
 }
 
 func runAVX512(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, rows, cols int) {
-	// Bounds the assembly relies on: it reads all 12 rows of A and 16 or
-	// 32 columns of B whatever rows and cols are.
+	checkAVX512(12, kc, a, rsA, csA, b, csB, c, ldc, rows, cols)
+	kernelAVX512(kc, &a[0], rsA, csA, &b[0], csB, &c[0], ldc, alpha, beta, rows, cols)
+}
+
+func runAVX512x10(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, rows, cols int) {
+	checkAVX512(10, kc, a, rsA, csA, b, csB, c, ldc, rows, cols)
+	kernelAVX512x10(kc, &a[0], rsA, csA, &b[0], csB, &c[0], ldc, alpha, beta, rows, cols)
+}
+
+// checkAVX512 checks the bounds the assembly relies on: it reads all mr
+// rows of A and 16 or 32 columns of B whatever rows and cols are.
+func checkAVX512(mr, kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc, rows, cols int) {
 	w := 16
 	if cols > 16 {
 		w = 32
 	}
-	_ = a[11*rsA+(kc-1)*csA]
+	_ = a[(mr-1)*rsA+(kc-1)*csA]
 	_ = b[(kc-1)*csB+w-1]
 	_ = c[(rows-1)*ldc+cols-1]
-	kernelAVX512(kc, &a[0], rsA, csA, &b[0], csB, &c[0], ldc, alpha, beta, rows, cols)
 }
 
 // avx2Kernel is the 6×16 tile of CPUs without AVX-512: 12 ymm accumulators
@@ -92,7 +118,7 @@ func kernels() []*microKernel {
 	// HasAVX512F is only set when the OS saves the zmm and opmask state;
 	// HasAVX2 likewise checks the ymm state.
 	if cpu.X86.HasAVX512F {
-		ks = append(ks, &avx512Kernel)
+		ks = append(ks, &avx512Kernel, &avx512Kernel10)
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		ks = append(ks, &avx2Kernel)

@@ -193,7 +193,7 @@ func sgemm(k *microKernel, workers int, transA, transB bool, m, n, kk int, alpha
 			t = new(swapBuf)
 		}
 		t.c = grow(t.c, n*m)
-		sgemmEpi(k, workers, !transB, !transA, n, m, kk, alpha, b, ldb, a, lda, 0, t.c, m, nil)
+		sgemmEpi(k.fit(n, m), workers, !transB, !transA, n, m, kk, alpha, b, ldb, a, lda, 0, t.c, m, nil)
 		for i := range m {
 			ci := c[i*ldc : i*ldc+n]
 			for j := range ci {
@@ -207,7 +207,7 @@ func sgemm(k *microKernel, workers int, transA, transB bool, m, n, kk int, alpha
 		swapBufs.put(t)
 		return
 	}
-	sgemmEpi(k, workers, transA, transB, m, n, kk, alpha, a, lda, b, ldb, beta, c, ldc, nil)
+	sgemmEpi(k.fit(m, n), workers, transA, transB, m, n, kk, alpha, a, lda, b, ldb, beta, c, ldc, nil)
 }
 
 // swapBuf is the buffer of a transposed product (see sgemm).
@@ -222,21 +222,13 @@ var swapBufs cache[swapBuf]
 // n = 24) fills 24 of 32 columns, while its transpose (m = 24, n = 144)
 // fills every tile. The swap costs a pass over C, so it is taken only for
 // small C and long k, where that pass is negligible, and only when the
-// tiles it fills are at least a tenth more.
+// tiles it fills are at least a tenth more (each way with the kernel that
+// fit picks for it).
 func swapPays(k *microKernel, m, n, kk int) bool {
 	if m*n > 1<<16 || kk < 4*k.kc || m == 0 || n == 0 {
 		return false
 	}
-	fill := func(m, n int) float64 {
-		rows := float64(m) / float64(roundUp(m, k.mr))
-		full := n / k.nr * k.nr
-		width := full
-		if rest := n - full; rest > 0 {
-			width += k.panelWidth(rest)
-		}
-		return rows * float64(n) / float64(width)
-	}
-	return fill(n, m) >= 1.1*fill(m, n)
+	return k.fit(n, m).fill(n, m) >= 1.1*k.fit(m, n).fill(m, n)
 }
 
 // sgemmEpi is sgemm followed by the epilogue e, when not nil, on the final C.
