@@ -159,29 +159,49 @@ TEXT ·%s(SB), NOSPLIT, $0-88
 	p("JNZ avx512fullloop1")
 	p("JMP avx512store")
 
-	half := func() {
+	// In the half-width loop each FMA loads its broadcast A value, so the
+	// loop is bound by loads, not FMAs, and a prefetch costs a slot.
+	// Prefetching pays only for a transposed A read in place (rsA = 1,
+	// csA = lda): the weight gradient dW = dYᵀ·X reads 12 values from each
+	// row of dY, a new cache line every step or two that comes from
+	// memory, 2 rows ahead.
+	half := func(prefetch bool) {
+		if prefetch {
+			p("PREFETCHT0 (AX)(R15*8)")
+			p("PREFETCHT0 (R12)(R15*8)")
+		}
 		p("VMOVUPS (BX), Z24")
 		for i := 0; i < mr512; i++ {
 			p("VFMADD231PS.BCST %s, Z24, Z%d", aAddr(i), 2*i)
 		}
 		advance()
 	}
-	label("avx512half")
-	p("TESTQ DX, DX")
-	p("JZ avx512half1")
-	label("avx512half4")
-	for s := 0; s < unroll; s++ {
-		half()
+	halfLoops := func(prefetch bool, l string) {
+		label(l)
+		p("TESTQ DX, DX")
+		p("JZ %s1", l)
+		label(l + "4")
+		for s := 0; s < unroll; s++ {
+			half(prefetch)
+		}
+		p("DECQ DX")
+		p("JNZ %s4", l)
+		label(l + "1")
+		p("TESTQ CX, CX")
+		p("JZ avx512store")
+		label(l + "loop1")
+		half(prefetch)
+		p("DECQ CX")
+		p("JNZ %sloop1", l)
 	}
-	p("DECQ DX")
-	p("JNZ avx512half4")
-	label("avx512half1")
-	p("TESTQ CX, CX")
-	p("JZ avx512store")
-	label("avx512halfloop1")
-	half()
-	p("DECQ CX")
-	p("JNZ avx512halfloop1")
+	label("avx512half")
+	p("CMPQ R13, $4")
+	p("JNE avx512halfrows")
+	p("CMPQ R15, $%d", 4*mr512)
+	p("JLE avx512halfrows")
+	halfLoops(true, "avx512halfsteps")
+	p("JMP avx512store")
+	halfLoops(false, "avx512halfrows")
 
 	label("avx512store")
 	p("MOVQ c+48(FP), DI")
