@@ -361,3 +361,24 @@ func TestFit(t *testing.T) {
 		assert.Same(t, k, k.fit(m, 96), "m = %d", m)
 	}
 }
+
+// TestNonTemporalStores runs products whose C is large enough to be stored
+// non-temporally (see streams), with ragged last rows and a half-width last
+// column panel so that whole tiles take the non-temporal kernel and edge
+// tiles the ordinary one, serially and split, against the bound of check.
+func TestNonTemporalStores(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates a 34 MB C")
+	}
+	rnd := rand.New(rand.NewPCG(11, 12))
+	const m, n, k = ntMinBytes/(4*144) + 29, 144, 8
+	for _, kern := range kernels() {
+		for _, tB := range []bool{false, true} {
+			p := newProblem(rnd, false, tB, m, n, k, 1, 0, 0)
+			if kern.runNT != nil {
+				require.True(t, streams(kern, m, k, 0, p.ldc, false), "%s does not stream this C", kern.name)
+			}
+			check(t, kern, 1+rnd.IntN(2), p)
+		}
+	}
+}

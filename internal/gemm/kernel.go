@@ -34,6 +34,11 @@ type microKernel struct {
 	// narrow, when not nil, is a kernel like this one with fewer rows per
 	// tile, for products whose row count it divides better (see fit).
 	narrow *microKernel
+	// runNT, when not nil, is run for a whole tile with beta = 0 whose C
+	// rows start on 64-byte boundaries, writing C with non-temporal
+	// stores; fence then orders those stores before later ones.
+	runNT func(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, rows, cols int)
+	fence func()
 }
 
 // fill is the fraction of the FMAs of an m×n product's register tiles that

@@ -2,7 +2,11 @@
 
 package gemm
 
-import "golang.org/x/sys/cpu"
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
 
 //go:generate go run gen_amd64.go
 
@@ -11,6 +15,11 @@ func kernelAVX512(kc int, a *float32, rsA, csA int, b *float32, csB int, c *floa
 
 //go:noescape
 func kernelAVX512x10(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols int)
+
+//go:noescape
+func kernelAVX512NT(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols int)
+
+func sfenceAMD64()
 
 //go:noescape
 func transposeAVX512(dst *float32, ldd int, src *float32, lds int, blocks int)
@@ -34,6 +43,8 @@ var avx512Kernel = microKernel{
 	transpose: runTransposeAVX512,
 	packA12:   runPackA12AVX512,
 	narrow:    &avx512Kernel10,
+	runNT:     runAVX512NT,
+	fence:     sfenceAMD64,
 }
 
 // avx512Kernel10 is the 10×32 sibling of avx512Kernel (20 accumulators) for
@@ -66,6 +77,14 @@ func runTransposeAVX512(dst []float32, ldd int, src []float32, lds int, blocks i
 func runAVX512(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, rows, cols int) {
 	checkAVX512(12, kc, a, rsA, csA, b, csB, c, ldc, rows, cols)
 	kernelAVX512(kc, &a[0], rsA, csA, &b[0], csB, &c[0], ldc, alpha, beta, rows, cols)
+}
+
+func runAVX512NT(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, rows, cols int) {
+	checkAVX512(12, kc, a, rsA, csA, b, csB, c, ldc, rows, cols)
+	if rows != 12 || cols != 32 || beta != 0 || uintptr(unsafe.Pointer(&c[0]))%64 != 0 || ldc%16 != 0 {
+		panic("gemm: non-temporal stores need a whole, aligned tile with beta 0")
+	}
+	kernelAVX512NT(kc, &a[0], rsA, csA, &b[0], csB, &c[0], ldc, alpha, beta, rows, cols)
 }
 
 func runAVX512x10(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, rows, cols int) {
