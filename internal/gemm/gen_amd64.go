@@ -74,15 +74,19 @@ TEXT ·%s(SB), NOSPLIT, $0-88
 	p("SHLQ $2, R8")
 	p("MOVQ cols+80(FP), R9")
 	// Start fetching the C tile now so that its loads at the end of the
-	// tile do not wait on memory (prefetches never fault).
-	p("MOVQ c+48(FP), DI")
-	p("MOVQ ldc+56(FP), SI")
-	p("SHLQ $2, SI")
-	for i := 0; i < mr512; i++ {
-		p("PREFETCHT0 (DI)")
-		p("PREFETCHT0 64(DI)")
-		if i < mr512-1 {
-			p("ADDQ SI, DI")
+	// tile do not wait on memory (prefetches never fault). The
+	// non-temporal kernel does not: its stores skip reading C, and a
+	// prefetch would read it anyway.
+	if !nt {
+		p("MOVQ c+48(FP), DI")
+		p("MOVQ ldc+56(FP), SI")
+		p("SHLQ $2, SI")
+		for i := 0; i < mr512; i++ {
+			p("PREFETCHT0 (DI)")
+			p("PREFETCHT0 64(DI)")
+			if i < mr512-1 {
+				p("ADDQ SI, DI")
+			}
 		}
 	}
 	// K1 = low min(cols,16) bits, K2 = low max(cols-16,0) bits.
