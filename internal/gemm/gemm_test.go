@@ -327,7 +327,7 @@ func TestSwappedProducts(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(5, 6))
 	swapped := 0
 	for _, kern := range kernels() {
-		for _, sh := range [][3]int{{144, 24, 9000}, {13, 40, 5000}, {240, 40, 5000}} {
+		for _, sh := range [][3]int{{144, 24, 9000}, {13, 40, 5000}, {240, 40, 5000}, {96, 16, 5000}} {
 			if !swapPays(kern, sh[0], sh[1], sh[2]) {
 				continue // the Go kernel's 4×4 tile fills both ways
 			}
@@ -347,8 +347,8 @@ func TestSwappedProducts(t *testing.T) {
 	}
 }
 
-// TestFit checks which kernel runs the products with 40 rows, directly or
-// swapped, and that every other B0 shape keeps the 12-row tile.
+// TestFit checks which kernel runs the products with 40 and 16 rows,
+// directly or swapped, and that every other B0 shape keeps the 12-row tile.
 func TestFit(t *testing.T) {
 	k := kernels()[0]
 	if k.narrow == nil {
@@ -357,6 +357,9 @@ func TestFit(t *testing.T) {
 	assert.Same(t, k.narrow, k.fit(40, 144), "dW/project144to40: 10-row tiles fill all 40 rows")
 	assert.Same(t, k.narrow, k.fit(40, 240), "dW/expand40to240, swapped")
 	assert.True(t, swapPays(k, 240, 40, 6272), "dW/expand40to240 swaps to 40 rows")
+	assert.Same(t, k.narrow.narrow, k.fit(16, 96), "dW/expand16to96, swapped: 8-row tiles")
+	assert.True(t, swapPays(k, 96, 16, 100352), "dW/expand16to96 leaves the half-width loop")
+	assert.False(t, swapPays(k, 24, 96, 25088), "dW/project96to24 fills full tiles as it is")
 	for _, m := range []int{100352, 25088, 6272, 1568, 392, 96, 144, 240, 24} {
 		assert.Same(t, k, k.fit(m, 96), "m = %d", m)
 	}

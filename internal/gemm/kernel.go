@@ -32,13 +32,17 @@ type microKernel struct {
 	// non-transposed A (row stride lda) into a 12-row micro-panel.
 	packA12 func(dst, a []float32, lda int, blocks int)
 	// narrow, when not nil, is a kernel like this one with fewer rows per
-	// tile, for products whose row count it divides better (see fit).
+	// tile, for products whose row count it divides better (see fit); it
+	// may have a narrower sibling in turn.
 	narrow *microKernel
 	// runNT, when not nil, is run for a whole tile with beta = 0 whose C
 	// rows start on 64-byte boundaries, writing C with non-temporal
 	// stores; fence then orders those stores before later ones.
 	runNT func(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, rows, cols int)
 	fence func()
+	// prefetch, when not nil, prefetches cols floats from each of rows
+	// rows of a (row stride lda) into L2 (see sgemmSerial).
+	prefetch func(a []float32, lda, rows, cols int)
 }
 
 // fill is the fraction of the FMAs of an m×n product's register tiles that
@@ -54,16 +58,20 @@ func (k *microKernel) fill(m, n int) float64 {
 	return rows * float64(n) / float64(width)
 }
 
-// fit returns the kernel, k or its narrow sibling, that runs an m×n product
-// faster: the sibling when its tiles fill at least a twentieth better, which
-// outweighs its fewer accumulators per loaded B step (20 against 24 FMAs per
-// 12 against 14 loads). Products with 40 rows fill 40 of 48 rows of 12-row
-// tiles and all of 10-row ones.
+// fit returns the kernel, k or one of its narrower siblings, that runs an
+// m×n product fastest: a sibling when its tiles fill at least a twentieth
+// better, which outweighs its fewer accumulators per loaded B step (20 or
+// 16 against 24 FMAs per 12 or 10 against 14 loads). Products with 40 rows
+// fill 40 of 48 rows of 12-row tiles and all of 10-row ones; products with
+// 16 rows fill all of 8-row ones.
 func (k *microKernel) fit(m, n int) *microKernel {
-	if k.narrow != nil && k.narrow.fill(m, n) >= 1.05*k.fill(m, n) {
-		return k.narrow
+	best := k
+	for s := k.narrow; s != nil; s = s.narrow {
+		if s.fill(m, n) >= 1.05*best.fill(m, n) {
+			best = s
+		}
 	}
-	return k
+	return best
 }
 
 // panelWidth is the packed width of a B micro-panel with cols valid columns.

@@ -17,9 +17,15 @@ func kernelAVX512(kc int, a *float32, rsA, csA int, b *float32, csB int, c *floa
 func kernelAVX512x10(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols int)
 
 //go:noescape
+func kernelAVX512x8(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols int)
+
+//go:noescape
 func kernelAVX512NT(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols int)
 
 func sfenceAMD64()
+
+//go:noescape
+func prefetchRowsAMD64(a *float32, stride, rows, lines int)
 
 //go:noescape
 func transposeAVX512(dst *float32, ldd int, src *float32, lds int, blocks int)
@@ -45,6 +51,7 @@ var avx512Kernel = microKernel{
 	narrow:    &avx512Kernel10,
 	runNT:     runAVX512NT,
 	fence:     sfenceAMD64,
+	prefetch:  prefetchRows,
 }
 
 // avx512Kernel10 is the 10×32 sibling of avx512Kernel (20 accumulators) for
@@ -58,6 +65,22 @@ var avx512Kernel10 = microKernel{
 	direct:    true,
 	run:       runAVX512x10,
 	transpose: runTransposeAVX512,
+	narrow:    &avx512Kernel8,
+	prefetch:  prefetchRows,
+}
+
+// avx512Kernel8 is the 8×32 sibling (16 accumulators) for products with 16
+// rows: the weight gradient of B0's 1×1 convolution from 16 channels runs
+// transposed on it (see swapPays).
+var avx512Kernel8 = microKernel{
+	name: "avx512-8x32",
+	mr:   8, nr: 32,
+	kc: 512, mc: 144, nc: 2048,
+	half:      true,
+	direct:    true,
+	run:       runAVX512x8,
+	transpose: runTransposeAVX512,
+	prefetch:  prefetchRows,
 }
 
 func runPackA12AVX512(dst, a []float32, lda int, blocks int) {
@@ -85,6 +108,21 @@ func runAVX512NT(kc int, a []float32, rsA, csA int, b []float32, csB int, c []fl
 		panic("gemm: non-temporal stores need a whole, aligned tile with beta 0")
 	}
 	kernelAVX512NT(kc, &a[0], rsA, csA, &b[0], csB, &c[0], ldc, alpha, beta, rows, cols)
+}
+
+func runAVX512x8(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, rows, cols int) {
+	checkAVX512(8, kc, a, rsA, csA, b, csB, c, ldc, rows, cols)
+	kernelAVX512x8(kc, &a[0], rsA, csA, &b[0], csB, &c[0], ldc, alpha, beta, rows, cols)
+}
+
+func prefetchRows(a []float32, lda, rows, cols int) {
+	if rows <= 0 || cols <= 0 {
+		return
+	}
+	_ = a[(rows-1)*lda+cols-1]
+	// One line more than cols floats span, for rows that do not start on
+	// a line boundary.
+	prefetchRowsAMD64(&a[0], 4*lda, rows, (4*cols+63)/64+1)
 }
 
 func runAVX512x10(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, rows, cols int) {
@@ -137,7 +175,7 @@ func kernels() []*microKernel {
 	// HasAVX512F is only set when the OS saves the zmm and opmask state;
 	// HasAVX2 likewise checks the ymm state.
 	if cpu.X86.HasAVX512F {
-		ks = append(ks, &avx512Kernel, &avx512Kernel10)
+		ks = append(ks, &avx512Kernel, &avx512Kernel10, &avx512Kernel8)
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		ks = append(ks, &avx2Kernel)
