@@ -57,9 +57,14 @@ func avx512(mr512 int, fn string, nt bool) {
 		out.Truncate(start)
 		out.Write(body)
 	}()
-	fmt.Fprintf(&out, `// func %s(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols int)
-TEXT ·%s(SB), NOSPLIT, $0-88
+	fmt.Fprintf(&out, `// func %s(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int)
+TEXT ·%s(SB), NOSPLIT, $0-104
 `, fn, fn)
+	// The kernel computes tiles tiles of rows rows each, one below the
+	// other: after each, A moves on by aStep floats and C by mr rows.
+	// Products with k as short as 16 spend a tenth or more of a tile's
+	// time in the call from Go when each tile is a call of its own.
+	label("avx512tile")
 	// A element (i, p) is at a + 4·(i·rsA + p·csA): AX, R11 and R12 point
 	// at rows 0, 4 and 8 of step p; R13 = 4·rsA and R14 = 12·rsA index the
 	// rows within a group of four. B step p is at b + 4·p·csB.
@@ -256,6 +261,16 @@ TEXT ·%s(SB), NOSPLIT, $0-88
 		}
 	}
 	label("avx512done")
+	p("DECQ tiles+88(FP)")
+	p("JLE avx512ret")
+	p("MOVQ aStep+96(FP), R10")
+	p("SHLQ $2, R10")
+	p("ADDQ R10, a+8(FP)")
+	p("MOVQ ldc+56(FP), R10")
+	p("IMULQ $%d, R10", 4*mr512)
+	p("ADDQ R10, c+48(FP)")
+	p("JMP avx512tile")
+	label("avx512ret")
 	p("VZEROUPPER")
 	p("RET")
 	out.WriteString("\n")

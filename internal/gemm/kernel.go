@@ -35,10 +35,15 @@ type microKernel struct {
 	// tile, for products whose row count it divides better (see fit); it
 	// may have a narrower sibling in turn.
 	narrow *microKernel
-	// runNT, when not nil, is run for a whole tile with beta = 0 whose C
-	// rows start on 64-byte boundaries, writing C with non-temporal
-	// stores; fence then orders those stores before later ones.
-	runNT func(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, rows, cols int)
+	// runTiles, when not nil, computes tiles whole tiles of mr rows (cols
+	// columns) one below the other in one call, as run would one by one:
+	// tile t reads A from a[t·aStep:] and writes C from c[t·mr·ldc:].
+	runTiles func(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, cols, tiles, aStep int)
+	// runNT, when not nil, is runTiles for whole tiles (cols = nr) with
+	// beta = 0 whose C rows start on 64-byte boundaries, writing C with
+	// non-temporal stores; fence then orders those stores before later
+	// ones.
+	runNT func(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, cols, tiles, aStep int)
 	fence func()
 	// prefetch, when not nil, prefetches cols floats from each of rows
 	// rows of a (row stride lda) into L2 (see sgemmSerial).

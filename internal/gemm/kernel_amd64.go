@@ -11,16 +11,16 @@ import (
 //go:generate go run gen_amd64.go
 
 //go:noescape
-func kernelAVX512(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols int)
+func kernelAVX512(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int)
 
 //go:noescape
-func kernelAVX512x10(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols int)
+func kernelAVX512x10(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int)
 
 //go:noescape
-func kernelAVX512x8(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols int)
+func kernelAVX512x8(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int)
 
 //go:noescape
-func kernelAVX512NT(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols int)
+func kernelAVX512NT(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int)
 
 func sfenceAMD64()
 
@@ -45,7 +45,8 @@ var avx512Kernel = microKernel{
 	kc: 512, mc: 144, nc: 2048,
 	half:      true,
 	direct:    true,
-	run:       runAVX512,
+	run:       avx512Single(12, kernelAVX512),
+	runTiles:  avx512Multi(12, kernelAVX512),
 	transpose: runTransposeAVX512,
 	packA12:   runPackA12AVX512,
 	narrow:    &avx512Kernel10,
@@ -63,7 +64,8 @@ var avx512Kernel10 = microKernel{
 	kc: 512, mc: 140, nc: 2048,
 	half:      true,
 	direct:    true,
-	run:       runAVX512x10,
+	run:       avx512Single(10, kernelAVX512x10),
+	runTiles:  avx512Multi(10, kernelAVX512x10),
 	transpose: runTransposeAVX512,
 	narrow:    &avx512Kernel8,
 	prefetch:  prefetchRows,
@@ -78,7 +80,8 @@ var avx512Kernel8 = microKernel{
 	kc: 512, mc: 144, nc: 2048,
 	half:      true,
 	direct:    true,
-	run:       runAVX512x8,
+	run:       avx512Single(8, kernelAVX512x8),
+	runTiles:  avx512Multi(8, kernelAVX512x8),
 	transpose: runTransposeAVX512,
 	prefetch:  prefetchRows,
 }
@@ -97,24 +100,6 @@ func runTransposeAVX512(dst []float32, ldd int, src []float32, lds int, blocks i
 	transposeAVX512(&dst[0], ldd, &src[0], lds, blocks)
 }
 
-func runAVX512(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, rows, cols int) {
-	checkAVX512(12, kc, a, rsA, csA, b, csB, c, ldc, rows, cols)
-	kernelAVX512(kc, &a[0], rsA, csA, &b[0], csB, &c[0], ldc, alpha, beta, rows, cols)
-}
-
-func runAVX512NT(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, rows, cols int) {
-	checkAVX512(12, kc, a, rsA, csA, b, csB, c, ldc, rows, cols)
-	if rows != 12 || cols != 32 || beta != 0 || uintptr(unsafe.Pointer(&c[0]))%64 != 0 || ldc%16 != 0 {
-		panic("gemm: non-temporal stores need a whole, aligned tile with beta 0")
-	}
-	kernelAVX512NT(kc, &a[0], rsA, csA, &b[0], csB, &c[0], ldc, alpha, beta, rows, cols)
-}
-
-func runAVX512x8(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, rows, cols int) {
-	checkAVX512(8, kc, a, rsA, csA, b, csB, c, ldc, rows, cols)
-	kernelAVX512x8(kc, &a[0], rsA, csA, &b[0], csB, &c[0], ldc, alpha, beta, rows, cols)
-}
-
 func prefetchRows(a []float32, lda, rows, cols int) {
 	if rows <= 0 || cols <= 0 {
 		return
@@ -125,21 +110,50 @@ func prefetchRows(a []float32, lda, rows, cols int) {
 	prefetchRowsAMD64(&a[0], 4*lda, rows, (4*cols+63)/64+1)
 }
 
-func runAVX512x10(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, rows, cols int) {
-	checkAVX512(10, kc, a, rsA, csA, b, csB, c, ldc, rows, cols)
-	kernelAVX512x10(kc, &a[0], rsA, csA, &b[0], csB, &c[0], ldc, alpha, beta, rows, cols)
+// avx512Asm is the signature of the generated AVX-512 kernels: tiles
+// tiles of rows×cols, A moving on by aStep floats and C by mr rows after
+// each.
+type avx512Asm func(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int)
+
+// avx512Single returns microKernel.run for the mr-row kernel f.
+func avx512Single(mr int, f avx512Asm) func(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, rows, cols int) {
+	return func(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, rows, cols int) {
+		checkAVX512(mr, kc, a, rsA, csA, b, csB, c, ldc, rows, cols, 1, 0)
+		f(kc, &a[0], rsA, csA, &b[0], csB, &c[0], ldc, alpha, beta, rows, cols, 1, 0)
+	}
+}
+
+// avx512Multi returns microKernel.runTiles for the mr-row kernel f.
+func avx512Multi(mr int, f avx512Asm) func(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, cols, tiles, aStep int) {
+	return func(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, cols, tiles, aStep int) {
+		checkAVX512(mr, kc, a, rsA, csA, b, csB, c, ldc, mr, cols, tiles, aStep)
+		f(kc, &a[0], rsA, csA, &b[0], csB, &c[0], ldc, alpha, beta, mr, cols, tiles, aStep)
+	}
+}
+
+var tilesAVX512NT = avx512Multi(12, kernelAVX512NT)
+
+func runAVX512NT(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, cols, tiles, aStep int) {
+	if cols != 32 || beta != 0 || uintptr(unsafe.Pointer(&c[0]))%64 != 0 || ldc%16 != 0 {
+		panic("gemm: non-temporal stores need whole, aligned tiles with beta 0")
+	}
+	tilesAVX512NT(kc, a, rsA, csA, b, csB, c, ldc, alpha, beta, cols, tiles, aStep)
 }
 
 // checkAVX512 checks the bounds the assembly relies on: it reads all mr
-// rows of A and 16 or 32 columns of B whatever rows and cols are.
-func checkAVX512(mr, kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc, rows, cols int) {
+// rows of A and 16 or 32 columns of B whatever rows and cols are, for
+// each of tiles tiles.
+func checkAVX512(mr, kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc, rows, cols, tiles, aStep int) {
+	if tiles < 1 || aStep < 0 {
+		panic("gemm: bad tile count or A step")
+	}
 	w := 16
 	if cols > 16 {
 		w = 32
 	}
-	_ = a[(mr-1)*rsA+(kc-1)*csA]
+	_ = a[(tiles-1)*aStep+(mr-1)*rsA+(kc-1)*csA]
 	_ = b[(kc-1)*csB+w-1]
-	_ = c[(rows-1)*ldc+cols-1]
+	_ = c[((tiles-1)*mr+rows-1)*ldc+cols-1]
 }
 
 // avx2Kernel is the 6×16 tile of CPUs without AVX-512: 12 ymm accumulators

@@ -4,8 +4,9 @@
 
 #include "textflag.h"
 
-// func kernelAVX512(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols int)
-TEXT ·kernelAVX512(SB), NOSPLIT, $0-88
+// func kernelAVX512(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int)
+TEXT ·kernelAVX512(SB), NOSPLIT, $0-104
+kernelAVX512tile:
 	MOVQ a+8(FP), AX
 	MOVQ rsA+16(FP), R13
 	SHLQ $2, R13
@@ -759,11 +760,22 @@ kernelAVX512store0:
 	VMOVUPS Z22, K1, (DI)
 	VMOVUPS Z23, K2, 64(DI)
 kernelAVX512done:
+	DECQ tiles+88(FP)
+	JLE kernelAVX512ret
+	MOVQ aStep+96(FP), R10
+	SHLQ $2, R10
+	ADDQ R10, a+8(FP)
+	MOVQ ldc+56(FP), R10
+	IMULQ $48, R10
+	ADDQ R10, c+48(FP)
+	JMP kernelAVX512tile
+kernelAVX512ret:
 	VZEROUPPER
 	RET
 
-// func kernelAVX512x10(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols int)
-TEXT ·kernelAVX512x10(SB), NOSPLIT, $0-88
+// func kernelAVX512x10(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int)
+TEXT ·kernelAVX512x10(SB), NOSPLIT, $0-104
+kernelAVX512x10tile:
 	MOVQ a+8(FP), AX
 	MOVQ rsA+16(FP), R13
 	SHLQ $2, R13
@@ -1421,11 +1433,22 @@ kernelAVX512x10store0:
 	VMOVUPS Z18, K1, (DI)
 	VMOVUPS Z19, K2, 64(DI)
 kernelAVX512x10done:
+	DECQ tiles+88(FP)
+	JLE kernelAVX512x10ret
+	MOVQ aStep+96(FP), R10
+	SHLQ $2, R10
+	ADDQ R10, a+8(FP)
+	MOVQ ldc+56(FP), R10
+	IMULQ $40, R10
+	ADDQ R10, c+48(FP)
+	JMP kernelAVX512x10tile
+kernelAVX512x10ret:
 	VZEROUPPER
 	RET
 
-// func kernelAVX512x8(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols int)
-TEXT ·kernelAVX512x8(SB), NOSPLIT, $0-88
+// func kernelAVX512x8(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int)
+TEXT ·kernelAVX512x8(SB), NOSPLIT, $0-104
+kernelAVX512x8tile:
 	MOVQ a+8(FP), AX
 	MOVQ rsA+16(FP), R13
 	SHLQ $2, R13
@@ -1987,11 +2010,22 @@ kernelAVX512x8store0:
 	VMOVUPS Z14, K1, (DI)
 	VMOVUPS Z15, K2, 64(DI)
 kernelAVX512x8done:
+	DECQ tiles+88(FP)
+	JLE kernelAVX512x8ret
+	MOVQ aStep+96(FP), R10
+	SHLQ $2, R10
+	ADDQ R10, a+8(FP)
+	MOVQ ldc+56(FP), R10
+	IMULQ $32, R10
+	ADDQ R10, c+48(FP)
+	JMP kernelAVX512x8tile
+kernelAVX512x8ret:
 	VZEROUPPER
 	RET
 
-// func kernelAVX512NT(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols int)
-TEXT ·kernelAVX512NT(SB), NOSPLIT, $0-88
+// func kernelAVX512NT(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int)
+TEXT ·kernelAVX512NT(SB), NOSPLIT, $0-104
+kernelAVX512NTtile:
 	MOVQ a+8(FP), AX
 	MOVQ rsA+16(FP), R13
 	SHLQ $2, R13
@@ -2707,6 +2741,16 @@ kernelAVX512NTstore0:
 	VMOVNTPS Z22, (DI)
 	VMOVNTPS Z23, 64(DI)
 kernelAVX512NTdone:
+	DECQ tiles+88(FP)
+	JLE kernelAVX512NTret
+	MOVQ aStep+96(FP), R10
+	SHLQ $2, R10
+	ADDQ R10, a+8(FP)
+	MOVQ ldc+56(FP), R10
+	IMULQ $48, R10
+	ADDQ R10, c+48(FP)
+	JMP kernelAVX512NTtile
+kernelAVX512NTret:
 	VZEROUPPER
 	RET
 

@@ -544,29 +544,40 @@ func sgemmSerial(k *microKernel, w *workspace, transA, transB bool, i0, m, j0, n
 					} else if directB {
 						bp = w.b // the ragged panel, packed alone
 					}
-					for ir := 0; ir < mc; ir += mr {
+					// Whole tiles go to runTiles in one call, the rest
+					// (a ragged last tile, or every tile of a kernel
+					// without runTiles) one call each.
+					for ir := 0; ir < mc; {
 						rows := min(mr, mc-ir)
+						count := 1
+						if rows == mr && k.runTiles != nil {
+							count = (mc - ir) / mr
+						}
 						if aheadK && nkc > 0 {
-							r0, r1 := tile*nkc/tiles, (tile+1)*nkc/tiles
+							r0, r1 := tile*nkc/tiles, (tile+count)*nkc/tiles
 							prefetchRowsOf(k, a[(p0+next+r0)*lda+i0:], lda, r1-r0, m)
 							prefetchRowsOf(k, b[(p0+next+r0)*ldb+j0:], ldb, r1-r0, n)
-							tile++
+							tile += count
 						}
-						ap, rsA, csA := w.a[ir*kc:], 1, mr
+						ap, rsA, csA, aStep := w.a[ir*kc:], 1, mr, mr*kc
 						switch {
 						case directA && rows == mr && transA:
-							ap, rsA, csA = a[(p0+pc)*lda+i0+ic+ir:], 1, lda
+							ap, rsA, csA, aStep = a[(p0+pc)*lda+i0+ic+ir:], 1, lda, mr
 						case directA && rows == mr:
-							ap, rsA, csA = a[(i0+ic+ir)*lda+p0+pc:], lda, 1
+							ap, rsA, csA, aStep = a[(i0+ic+ir)*lda+p0+pc:], lda, 1, mr*lda
 						case directA:
 							ap = w.a
 						}
 						ct := c[(ic+ir)*ldc+jc+jr:]
-						if nt && rows == mr && cols == nr && uintptr(unsafe.Pointer(&ct[0]))%64 == 0 {
-							k.runNT(kc, ap, rsA, csA, bp, csB, ct, ldc, alpha, bet, rows, cols)
-							continue
+						switch {
+						case nt && rows == mr && cols == nr && uintptr(unsafe.Pointer(&ct[0]))%64 == 0:
+							k.runNT(kc, ap, rsA, csA, bp, csB, ct, ldc, alpha, bet, cols, count, aStep)
+						case rows == mr && k.runTiles != nil:
+							k.runTiles(kc, ap, rsA, csA, bp, csB, ct, ldc, alpha, bet, cols, count, aStep)
+						default:
+							k.run(kc, ap, rsA, csA, bp, csB, ct, ldc, alpha, bet, rows, cols)
 						}
-						k.run(kc, ap, rsA, csA, bp, csB, ct, ldc, alpha, bet, rows, cols)
+						ir += count * mr
 					}
 				}
 				if ep != nil && pc+kc == kk {
