@@ -32,6 +32,14 @@
 // k = batch·height·width). A transposed B (the forward 1×1 convolution,
 // C = X·Wᵀ) is packed by 16×16 vector transposes.
 //
+// The generator also emits 10- and 8-row variants of the tile, which fill
+// products with 40 or 16 rows exactly where 12-row tiles leave a sixth or
+// a third of every panel's FMAs idle (microKernel.fit picks one per
+// product), and a non-temporal variant whose stores skip reading C, for a
+// C of 32 MB or more that could not stay in the caches anyway. Each call
+// computes a whole column of tiles: with k as short as 16 the call from Go
+// cost a tenth of a tile.
+//
 // Blocking: kc = 512 keeps a B micro-panel (kc·32·4 bytes) and the A
 // micro-panel it meets within the L1 and L2 caches while making C's
 // load-add-store per kc block rare; mc = 144 (12 tiles) keeps the packed A
@@ -58,7 +66,10 @@
 // A product worth more than about a million flops is shared by up to
 // GOMAXPROCS goroutines: by blocks of rows of C, or of columns when those
 // balance better; or, when k is long and C small (weight gradients), by
-// ranges of k, the partial products being summed at the end. A row split
+// ranges of k, the partial products being summed at the end; such a
+// product runs transposed (Cᵀ = op(B)ᵀ·op(A)ᵀ, then added into C) when
+// its tiles fill better that way, and, when it needs more bytes per FMA
+// than two cores can stream, prefetches its next k block. A row split
 // packs all of op(B) once, its panels shared out among the workers, then
 // deals the rows out in chunks from a shared counter, four per worker, so
 // that a core busy with other work does not hold up the call (packing B
@@ -74,7 +85,8 @@
 // is still in the L2 cache, with vmath's vector loops: an evaluation-mode
 // 1×1 convolution with batch normalisation, activation and skip
 // connection in one pass instead of three or four. A k split applies the
-// epilogue while it adds the partial products. The epilogue is not in the micro-kernel's registers: the
+// epilogue while it adds the partial products. The epilogue is not in the
+// micro-kernel's registers: the
 // exponential would need registers the 12×32 tile uses, and a block is
 // still in cache when the epilogue reads it.
 package gemm
