@@ -25,10 +25,9 @@ timed calls after warm-up; the last line is one JSON object.
 import argparse
 import json
 import os
-import statistics
-import time
 
 import retained_malloc
+from torch_layer_bench import time_ms
 
 THREADS = 2
 
@@ -43,17 +42,6 @@ CONVS = [
     ("project1152to192@7", 1152, 192, 7),
     ("head320to1280@7", 320, 1280, 7),
 ]
-
-
-def median_s(fn, warmup, iters):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(iters):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main():
@@ -93,7 +81,7 @@ def main():
                 "dW": conv_bwd([False, True, False]),
             }
             for kind, fn in paths.items():
-                t = median_s(fn, args.warmup, args.iters)
+                t = time_ms(fn, args.warmup, args.iters)[0] / 1e3  # median, seconds
                 full = f"{kind}/{name}"
                 results.append({"name": full, "mflop": round(flops / 1e6, 1),
                                 "gflops": round(flops / t / 1e9, 1)})

@@ -3,6 +3,7 @@
 package gemm
 
 import (
+	"fmt"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
@@ -58,32 +59,28 @@ var avx512Kernel = microKernel{
 // avx512Kernel10 is the 10×32 sibling of avx512Kernel (20 accumulators) for
 // products whose row count ten divides and twelve does not, such as the
 // 40-channel weight gradients of EfficientNet-B0 (see microKernel.fit).
-var avx512Kernel10 = microKernel{
-	name: "avx512-10x32",
-	mr:   10, nr: 32,
-	kc: 512, mc: 140, nc: 2048,
-	half:      true,
-	direct:    true,
-	run:       avx512Single(10, kernelAVX512x10),
-	runTiles:  avx512Multi(10, kernelAVX512x10),
-	transpose: runTransposeAVX512,
-	narrow:    &avx512Kernel8,
-	prefetch:  prefetchRows,
-}
+var avx512Kernel10 = avx512Sibling(10, kernelAVX512x10, &avx512Kernel8)
 
 // avx512Kernel8 is the 8×32 sibling (16 accumulators) for products with 16
 // rows: the weight gradient of B0's 1×1 convolution from 16 channels runs
 // transposed on it (see swapPays).
-var avx512Kernel8 = microKernel{
-	name: "avx512-8x32",
-	mr:   8, nr: 32,
-	kc: 512, mc: 144, nc: 2048,
-	half:      true,
-	direct:    true,
-	run:       avx512Single(8, kernelAVX512x8),
-	runTiles:  avx512Multi(8, kernelAVX512x8),
-	transpose: runTransposeAVX512,
-	prefetch:  prefetchRows,
+var avx512Kernel8 = avx512Sibling(8, kernelAVX512x8, nil)
+
+// avx512Sibling is the mr-row sibling of avx512Kernel running f, with the
+// same blocking but for mc, the largest multiple of mr up to 144.
+func avx512Sibling(mr int, f avx512Asm, narrow *microKernel) microKernel {
+	return microKernel{
+		name: fmt.Sprintf("avx512-%dx32", mr),
+		mr:   mr, nr: 32,
+		kc: 512, mc: 144 / mr * mr, nc: 2048,
+		half:      true,
+		direct:    true,
+		run:       avx512Single(mr, f),
+		runTiles:  avx512Multi(mr, f),
+		transpose: runTransposeAVX512,
+		narrow:    narrow,
+		prefetch:  prefetchRows,
+	}
 }
 
 func runPackA12AVX512(dst, a []float32, lda int, blocks int) {

@@ -135,29 +135,23 @@ const spinPolls = 4096
 // it, and the worker sat in the run queue while the caller ran the next
 // call alone: in a loop of 300 µs products the worker did 40 % of the
 // work instead of half.
-func (w *worker) wait() any {
-	for range spinPolls {
-		select {
-		case p := <-w.done:
-			return p
-		default:
-			runtime.Gosched()
-		}
-	}
-	return <-w.done
-}
+func (w *worker) wait() any { return receive(w.done) }
 
 // next waits for the worker's next job.
-func (w *worker) next() *job {
+func (w *worker) next() *job { return receive(w.work) }
+
+// receive polls ch spinPolls times, yielding the processor in between,
+// then blocks on it.
+func receive[T any](ch chan T) T {
 	for range spinPolls {
 		select {
-		case j := <-w.work:
-			return j
+		case v := <-ch:
+			return v
 		default:
 			runtime.Gosched()
 		}
 	}
-	return <-w.work
+	return <-ch
 }
 
 // workers is the pool behind For: idle workers wait in a buffered channel
