@@ -442,3 +442,33 @@ func TestRunTilesMatchesRun(t *testing.T) {
 		}
 	}
 }
+
+// TestPairs24 runs products with 24 columns on the 24-column kernel (see
+// pairs24Pays): even and odd k (the odd last step has its own packing),
+// ragged last row tiles, both orientations of B, the scalars and padded
+// leading dimensions, serially and split, against the bound of check.
+func TestPairs24(t *testing.T) {
+	kern := kernels()[0]
+	if kern.pairs24 == nil {
+		t.Skip("no 24-column kernel in this build or on this CPU")
+	}
+	rnd := rand.New(rand.NewPCG(15, 16))
+	for _, m := range []int{96, 97, 107, 145, 301, 2000} {
+		for _, k := range []int{1, 2, 3, 16, 95, 144, 512} {
+			require.True(t, pairs24Pays(kern, false, m, 24, k))
+			tB := rnd.IntN(2) == 0
+			s := scalars[rnd.IntN(len(scalars))]
+			p := newProblem(rnd, false, tB, m, 24, k, s[0], s[1], 3)
+			check(t, kern, 1+rnd.IntN(2), p)
+		}
+	}
+	// Every epilogue, applied per block of rows after the 24-column tiles.
+	for _, ec := range epiCases {
+		for _, tB := range []bool{false, true} {
+			p := newProblem(rnd, false, tB, 301, 24, 96, 1, 0, 5)
+			checkEpilogueCall(t, kern, 2, p, ec, rnd)
+		}
+	}
+	require.False(t, pairs24Pays(kern, true, 2000, 24, 96), "transposed A is not read by rows")
+	require.False(t, pairs24Pays(kern, false, 2000, 24, 600), "k beyond one block")
+}

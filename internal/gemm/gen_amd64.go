@@ -27,6 +27,7 @@ func main() {
 	avx512(10, "kernelAVX512x10", false)
 	avx512(8, "kernelAVX512x8", false)
 	avx512(12, "kernelAVX512NT", true)
+	pairs24()
 	sfence()
 	prefetchRows()
 	avx2()
@@ -323,6 +324,191 @@ TEXT ·prefetchRowsAMD64(SB), NOSPLIT, $0-32
 	p("ADDQ BX, AX")
 	p("DECQ CX")
 	p("JNZ pfrow")
+	p("RET")
+	out.WriteString("\n")
+}
+
+// pairs24 emits kernelAVX512P24, a 12×24 tile for products with 24
+// columns, where the 12×32 tile computes 8 columns of zeros. B comes packed
+// two k steps at a time (see packPairs24): columns 0-15 of step p and of
+// step p+1, then columns 16-23 of both interleaved, so that one FMA with
+// A's two values of the row broadcast as a pair (a0 a1 a0 a1 …) serves
+// columns 16-23 of both steps. Three FMAs per row then cover two steps of
+// 24 columns with no idle lane. Accumulators: row i in Z(2i) (columns
+// 0-15) and Z(2i+1) (columns 16-23 as pairs over even and odd steps,
+// added together at the end). A is read in place by rows (row stride rsA,
+// consecutive steps adjacent); an odd last step has its own 32-float B
+// step with the odd lanes zero.
+func pairs24() {
+	const fn, mr = "kernelAVX512P24", 12
+	out.WriteString(`
+DATA pairsIdx<>+0(SB)/4, $0
+DATA pairsIdx<>+4(SB)/4, $2
+DATA pairsIdx<>+8(SB)/4, $4
+DATA pairsIdx<>+12(SB)/4, $6
+DATA pairsIdx<>+16(SB)/4, $8
+DATA pairsIdx<>+20(SB)/4, $10
+DATA pairsIdx<>+24(SB)/4, $12
+DATA pairsIdx<>+28(SB)/4, $14
+DATA pairsIdx<>+32(SB)/4, $0
+DATA pairsIdx<>+36(SB)/4, $0
+DATA pairsIdx<>+40(SB)/4, $0
+DATA pairsIdx<>+44(SB)/4, $0
+DATA pairsIdx<>+48(SB)/4, $0
+DATA pairsIdx<>+52(SB)/4, $0
+DATA pairsIdx<>+56(SB)/4, $0
+DATA pairsIdx<>+60(SB)/4, $0
+GLOBL pairsIdx<>(SB), RODATA|NOPTR, $64
+
+// func kernelAVX512P24(kc int, a *float32, rsA int, b *float32, c *float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int)
+TEXT ·kernelAVX512P24(SB), NOSPLIT, $0-88
+`)
+	l := func(s string) string { return fn + s }
+	label(l("tile"))
+	p("MOVQ a+8(FP), AX")
+	p("MOVQ rsA+16(FP), R13")
+	p("SHLQ $2, R13")
+	p("LEAQ (R13)(R13*2), R14")
+	p("LEAQ (AX)(R13*4), R11")
+	p("LEAQ (R11)(R13*4), R12")
+	p("MOVQ b+24(FP), BX")
+	p("MOVQ c+32(FP), DI")
+	p("MOVQ ldc+40(FP), SI")
+	p("SHLQ $2, SI")
+	for i := 0; i < mr; i++ {
+		p("PREFETCHT0 (DI)")
+		p("PREFETCHT0 64(DI)")
+		if i < mr-1 {
+			p("ADDQ SI, DI")
+		}
+	}
+	// K1 = low min(cols,16) bits, K2 = low max(cols-16,0) bits.
+	p("MOVQ cols+64(FP), R9")
+	p("MOVQ R9, CX")
+	p("CMPQ CX, $16")
+	p("JLE %s", l("mask1"))
+	p("MOVQ $16, CX")
+	label(l("mask1"))
+	p("MOVL $1, R10")
+	p("SHLL CX, R10")
+	p("DECL R10")
+	p("KMOVW R10, K1")
+	p("MOVQ R9, CX")
+	p("SUBQ $16, CX")
+	p("JGT %s", l("mask2"))
+	p("XORQ CX, CX")
+	label(l("mask2"))
+	p("MOVL $1, R10")
+	p("SHLL CX, R10")
+	p("DECL R10")
+	p("KMOVW R10, K2")
+	for i := 0; i < 2*mr; i++ {
+		p("VPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	addr := func(i, disp int) string {
+		base := []string{"AX", "R11", "R12"}[i/4]
+		d := ""
+		if disp != 0 {
+			d = fmt.Sprint(disp)
+		}
+		switch i % 4 {
+		case 0:
+			return d + "(" + base + ")"
+		case 1:
+			return d + "(" + base + ")(R13*1)"
+		case 2:
+			return d + "(" + base + ")(R13*2)"
+		}
+		return d + "(" + base + ")(R14*1)"
+	}
+	p("MOVQ kc+0(FP), CX")
+	p("MOVQ CX, DX")
+	p("SHRQ $1, DX")
+	p("ANDQ $1, CX")
+	p("TESTQ DX, DX")
+	p("JZ %s", l("tail"))
+	label(l("pairs"))
+	p("VMOVUPS (BX), Z24")
+	p("VMOVUPS 64(BX), Z25")
+	p("VMOVUPS 128(BX), Z26")
+	for i := 0; i < mr; i++ {
+		t := 27 + i%5
+		p("VFMADD231PS.BCST %s, Z24, Z%d", addr(i, 0), 2*i)
+		p("VFMADD231PS.BCST %s, Z25, Z%d", addr(i, 4), 2*i)
+		p("VBROADCASTF32X2 %s, Z%d", addr(i, 0), t)
+		p("VFMADD231PS Z%d, Z26, Z%d", t, 2*i+1)
+	}
+	p("ADDQ $8, AX")
+	p("ADDQ $8, R11")
+	p("ADDQ $8, R12")
+	p("ADDQ $192, BX")
+	p("DECQ DX")
+	p("JNZ %s", l("pairs"))
+	label(l("tail"))
+	p("TESTQ CX, CX")
+	p("JZ %s", l("sum"))
+	p("VMOVUPS (BX), Z24")
+	p("VMOVUPS 64(BX), Z26")
+	for i := 0; i < mr; i++ {
+		p("VFMADD231PS.BCST %s, Z24, Z%d", addr(i, 0), 2*i)
+		p("VFMADD231PS.BCST %s, Z26, Z%d", addr(i, 0), 2*i+1)
+	}
+	// Columns 16-23: add each even lane to the odd one beside it, then
+	// gather the sums into lanes 0-7.
+	label(l("sum"))
+	p("VMOVUPS pairsIdx<>(SB), Z28")
+	for i := 0; i < mr; i++ {
+		p("VPERMILPS $0xb1, Z%d, Z27", 2*i+1)
+		p("VADDPS Z27, Z%d, Z%d", 2*i+1, 2*i+1)
+		p("VPERMPS Z%d, Z28, Z%d", 2*i+1, 2*i+1)
+	}
+	p("MOVQ c+32(FP), DI")
+	p("MOVQ rows+56(FP), R8")
+	p("VBROADCASTSS alpha+48(FP), Z31")
+	p("MOVL beta+52(FP), R10")
+	p("ANDL $0x7fffffff, R10")
+	p("JZ %s", l("store0"))
+	p("VBROADCASTSS beta+52(FP), Z30")
+	rows := func(body func(i int)) {
+		for i := 0; i < mr; i++ {
+			body(i)
+			if i < mr-1 {
+				p("DECQ R8")
+				p("JZ %s", l("done"))
+				p("ADDQ SI, DI")
+			}
+		}
+		p("JMP %s", l("done"))
+	}
+	rows(func(i int) {
+		p("VMOVUPS.Z (DI), K1, Z26")
+		p("VMOVUPS.Z 64(DI), K2, Z27")
+		p("VMULPS Z30, Z26, Z26")
+		p("VMULPS Z30, Z27, Z27")
+		p("VFMADD231PS Z31, Z%d, Z26", 2*i)
+		p("VFMADD231PS Z31, Z%d, Z27", 2*i+1)
+		p("VMOVUPS Z26, K1, (DI)")
+		p("VMOVUPS Z27, K2, 64(DI)")
+	})
+	label(l("store0"))
+	rows(func(i int) {
+		p("VMULPS Z31, Z%d, Z%d", 2*i, 2*i)
+		p("VMULPS Z31, Z%d, Z%d", 2*i+1, 2*i+1)
+		p("VMOVUPS Z%d, K1, (DI)", 2*i)
+		p("VMOVUPS Z%d, K2, 64(DI)", 2*i+1)
+	})
+	label(l("done"))
+	p("DECQ tiles+72(FP)")
+	p("JLE %s", l("ret"))
+	p("MOVQ aStep+80(FP), R10")
+	p("SHLQ $2, R10")
+	p("ADDQ R10, a+8(FP)")
+	p("MOVQ ldc+40(FP), R10")
+	p("IMULQ $%d, R10", 4*mr)
+	p("ADDQ R10, c+32(FP)")
+	p("JMP %s", l("tile"))
+	label(l("ret"))
+	p("VZEROUPPER")
 	p("RET")
 	out.WriteString("\n")
 }

@@ -23,6 +23,9 @@ func kernelAVX512x8(kc int, a *float32, rsA, csA int, b *float32, csB int, c *fl
 //go:noescape
 func kernelAVX512NT(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int)
 
+//go:noescape
+func kernelAVX512P24(kc int, a *float32, rsA int, b *float32, c *float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int)
+
 func sfenceAMD64()
 
 //go:noescape
@@ -51,6 +54,7 @@ var avx512Kernel = microKernel{
 	transpose: runTransposeAVX512,
 	packA12:   runPackA12AVX512,
 	narrow:    &avx512Kernel10,
+	pairs24:   pairs24IfDQ(),
 	runNT:     runAVX512NT,
 	fence:     sfenceAMD64,
 	prefetch:  prefetchRows,
@@ -129,6 +133,27 @@ func avx512Multi(mr int, f avx512Asm) func(kc int, a []float32, rsA, csA int, b 
 }
 
 var tilesAVX512NT = avx512Multi(12, kernelAVX512NT)
+
+// pairs24IfDQ returns runPairs24 when the CPU has AVX-512DQ, which its
+// pair broadcast (VBROADCASTF32X2) needs.
+func pairs24IfDQ() func(kc int, a []float32, rsA int, b []float32, c []float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int) {
+	if !cpu.X86.HasAVX512DQ {
+		return nil
+	}
+	return runPairs24
+}
+
+func runPairs24(kc int, a []float32, rsA int, b []float32, c []float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int) {
+	// Bounds the assembly relies on: it reads kc steps of all 12 rows of
+	// each tile and the whole packed B.
+	if tiles < 1 || aStep < 0 || rows < 1 || rows > 12 || cols < 1 || cols > 24 || (tiles > 1 && rows != 12) {
+		panic("gemm: bad tile shape for the 24-column kernel")
+	}
+	_ = a[(tiles-1)*aStep+11*rsA+kc-1]
+	_ = b[pairs24Len(kc)-1]
+	_ = c[((tiles-1)*12+rows-1)*ldc+cols-1]
+	kernelAVX512P24(kc, &a[0], rsA, &b[0], &c[0], ldc, alpha, beta, rows, cols, tiles, aStep)
+}
 
 func runAVX512NT(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, cols, tiles, aStep int) {
 	if cols != 32 || beta != 0 || uintptr(unsafe.Pointer(&c[0]))%64 != 0 || ldc%16 != 0 {

@@ -257,6 +257,10 @@ func sgemmEpi(k *microKernel, workers int, transA, transB bool, m, n, kk int, al
 	if m == 0 || n == 0 {
 		return
 	}
+	if alpha != 0 && pairs24Pays(k, transA, m, n, kk) {
+		sgemmPairs24(k, transB, m, kk, alpha, a, lda, b, ldb, beta, c, ldc, e)
+		return
+	}
 	split, parts := splitNone, 1
 	if kk > 0 && alpha != 0 {
 		split, parts = chooseSplit(k, workers, m, n, kk)
