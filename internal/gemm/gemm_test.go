@@ -443,32 +443,37 @@ func TestRunTilesMatchesRun(t *testing.T) {
 	}
 }
 
-// TestPairs24 runs products with 24 columns on the 24-column kernel (see
-// pairs24Pays): even and odd k (the odd last step has its own packing),
-// ragged last row tiles, both orientations of B, the scalars and padded
-// leading dimensions, serially and split, against the bound of check.
-func TestPairs24(t *testing.T) {
+// TestPairs runs products with 24 and 40 columns on the pair kernels (see
+// pairsFor): even and odd k (the odd last step has its own packing),
+// ragged last row tiles, both orientations of B, the scalars, padded
+// leading dimensions and every epilogue, serially and split, against the
+// bound of check.
+func TestPairs(t *testing.T) {
 	kern := kernels()[0]
-	if kern.pairs24 == nil {
-		t.Skip("no 24-column kernel in this build or on this CPU")
+	if len(kern.pairs) == 0 {
+		t.Skip("no pair kernels in this build or on this CPU")
 	}
 	rnd := rand.New(rand.NewPCG(15, 16))
-	for _, m := range []int{96, 97, 107, 145, 301, 2000} {
-		for _, k := range []int{1, 2, 3, 16, 95, 144, 512} {
-			require.True(t, pairs24Pays(kern, false, m, 24, k))
-			tB := rnd.IntN(2) == 0
-			s := scalars[rnd.IntN(len(scalars))]
-			p := newProblem(rnd, false, tB, m, 24, k, s[0], s[1], 3)
-			check(t, kern, 1+rnd.IntN(2), p)
+	for _, n := range []int{24, 40} {
+		for _, m := range []int{96, 97, 107, 145, 301, 2000} {
+			for _, k := range []int{1, 2, 3, 16, 95, 144, 512} {
+				pk := kern.pairsFor(false, m, n, k)
+				require.NotNil(t, pk, "m=%d n=%d k=%d", m, n, k)
+				require.Equal(t, n, pk.n())
+				tB := rnd.IntN(2) == 0
+				s := scalars[rnd.IntN(len(scalars))]
+				p := newProblem(rnd, false, tB, m, n, k, s[0], s[1], 3)
+				check(t, kern, 1+rnd.IntN(2), p)
+			}
 		}
-	}
-	// Every epilogue, applied per block of rows after the 24-column tiles.
-	for _, ec := range epiCases {
-		for _, tB := range []bool{false, true} {
-			p := newProblem(rnd, false, tB, 301, 24, 96, 1, 0, 5)
-			checkEpilogueCall(t, kern, 2, p, ec, rnd)
+		for _, ec := range epiCases {
+			for _, tB := range []bool{false, true} {
+				p := newProblem(rnd, false, tB, 301, n, 96, 1, 0, 5)
+				checkEpilogueCall(t, kern, 2, p, ec, rnd)
+			}
 		}
+		require.Nil(t, kern.pairsFor(true, 2000, n, 96), "transposed A is not read by rows")
+		require.Nil(t, kern.pairsFor(false, 2000, n, 600), "k beyond one block")
 	}
-	require.False(t, pairs24Pays(kern, true, 2000, 24, 96), "transposed A is not read by rows")
-	require.False(t, pairs24Pays(kern, false, 2000, 24, 600), "k beyond one block")
+	require.Nil(t, kern.pairsFor(false, 2000, 32, 96), "32 columns fill the ordinary tile")
 }

@@ -27,7 +27,9 @@ func main() {
 	avx512(10, "kernelAVX512x10", false)
 	avx512(8, "kernelAVX512x8", false)
 	avx512(12, "kernelAVX512NT", true)
-	pairs24()
+	pairsIdx()
+	pairs("kernelAVX512P24", 12, 1)
+	pairs("kernelAVX512P40", 8, 2)
 	sfence()
 	prefetchRows()
 	avx2()
@@ -328,41 +330,28 @@ TEXT ·prefetchRowsAMD64(SB), NOSPLIT, $0-32
 	out.WriteString("\n")
 }
 
-// pairs24 emits kernelAVX512P24, a 12×24 tile for products with 24
-// columns, where the 12×32 tile computes 8 columns of zeros. B comes packed
-// two k steps at a time (see packPairs24): columns 0-15 of step p and of
-// step p+1, then columns 16-23 of both interleaved, so that one FMA with
-// A's two values of the row broadcast as a pair (a0 a1 a0 a1 …) serves
-// columns 16-23 of both steps. Three FMAs per row then cover two steps of
-// 24 columns with no idle lane. Accumulators: row i in Z(2i) (columns
-// 0-15) and Z(2i+1) (columns 16-23 as pairs over even and odd steps,
-// added together at the end). A is read in place by rows (row stride rsA,
-// consecutive steps adjacent); an odd last step has its own 32-float B
-// step with the odd lanes zero.
-func pairs24() {
-	const fn, mr = "kernelAVX512P24", 12
-	out.WriteString(`
-DATA pairsIdx<>+0(SB)/4, $0
-DATA pairsIdx<>+4(SB)/4, $2
-DATA pairsIdx<>+8(SB)/4, $4
-DATA pairsIdx<>+12(SB)/4, $6
-DATA pairsIdx<>+16(SB)/4, $8
-DATA pairsIdx<>+20(SB)/4, $10
-DATA pairsIdx<>+24(SB)/4, $12
-DATA pairsIdx<>+28(SB)/4, $14
-DATA pairsIdx<>+32(SB)/4, $0
-DATA pairsIdx<>+36(SB)/4, $0
-DATA pairsIdx<>+40(SB)/4, $0
-DATA pairsIdx<>+44(SB)/4, $0
-DATA pairsIdx<>+48(SB)/4, $0
-DATA pairsIdx<>+52(SB)/4, $0
-DATA pairsIdx<>+56(SB)/4, $0
-DATA pairsIdx<>+60(SB)/4, $0
-GLOBL pairsIdx<>(SB), RODATA|NOPTR, $64
-
-// func kernelAVX512P24(kc int, a *float32, rsA int, b *float32, c *float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int)
-TEXT ·kernelAVX512P24(SB), NOSPLIT, $0-88
-`)
+// pairs emits fn, an mr×(16·vecs+8) tile for products with 24 (vecs = 1,
+// 12 rows) or 40 (vecs = 2, 8 rows) columns, where 32-wide tiles leave a
+// quarter or a sixth of their lanes idle. B comes packed two k steps at a
+// time (see packPairs): the 16·vecs leading columns of step p, those of
+// step p+1, then the last 8 columns of both interleaved, so that one FMA
+// with A's two values of the row broadcast as a pair (a0 a1 a0 a1 …)
+// serves the last 8 columns of both steps. No lane idles. Accumulators:
+// row i's vecs full vectors, then its pair vector (the last 8 columns as
+// pairs over even and odd steps, added together at the end), 24 in all.
+// A is read in place by rows (row stride rsA, consecutive steps
+// adjacent); an odd last step has its own B step with the odd lanes zero.
+// The caller passes whole rows of 16·vecs+8 columns.
+func pairs(fn string, mr, vecs int) {
+	per := vecs + 1 // accumulators per row
+	acc := func(i, v int) int { return i*per + v }
+	bp := func(step, v int) int { return 24 + step*vecs + v } // B registers
+	pairReg := 24 + 2*vecs
+	width := 32*vecs + 16 // floats of B per pair of steps
+	fmt.Fprintf(&out, `
+// func %s(kc int, a *float32, rsA int, b *float32, c *float32, ldc int, alpha, beta float32, rows, tiles, aStep int)
+TEXT ·%s(SB), NOSPLIT, $0-80
+`, fn, fn)
 	l := func(s string) string { return fn + s }
 	label(l("tile"))
 	p("MOVQ a+8(FP), AX")
@@ -375,34 +364,18 @@ TEXT ·kernelAVX512P24(SB), NOSPLIT, $0-88
 	p("MOVQ c+32(FP), DI")
 	p("MOVQ ldc+40(FP), SI")
 	p("SHLQ $2, SI")
+	lines := ((16*vecs+8)*4 + 63) / 64
 	for i := 0; i < mr; i++ {
-		p("PREFETCHT0 (DI)")
-		p("PREFETCHT0 64(DI)")
+		for ln := 0; ln < lines; ln++ {
+			p("PREFETCHT0 %d(DI)", 64*ln)
+		}
 		if i < mr-1 {
 			p("ADDQ SI, DI")
 		}
 	}
-	// K1 = low min(cols,16) bits, K2 = low max(cols-16,0) bits.
-	p("MOVQ cols+64(FP), R9")
-	p("MOVQ R9, CX")
-	p("CMPQ CX, $16")
-	p("JLE %s", l("mask1"))
-	p("MOVQ $16, CX")
-	label(l("mask1"))
-	p("MOVL $1, R10")
-	p("SHLL CX, R10")
-	p("DECL R10")
-	p("KMOVW R10, K1")
-	p("MOVQ R9, CX")
-	p("SUBQ $16, CX")
-	p("JGT %s", l("mask2"))
-	p("XORQ CX, CX")
-	label(l("mask2"))
-	p("MOVL $1, R10")
-	p("SHLL CX, R10")
-	p("DECL R10")
+	p("MOVL $0xff, R10")
 	p("KMOVW R10, K2")
-	for i := 0; i < 2*mr; i++ {
+	for i := 0; i < mr*per; i++ {
 		p("VPXORD Z%d, Z%d, Z%d", i, i, i)
 	}
 	addr := func(i, disp int) string {
@@ -428,39 +401,62 @@ TEXT ·kernelAVX512P24(SB), NOSPLIT, $0-88
 	p("TESTQ DX, DX")
 	p("JZ %s", l("tail"))
 	label(l("pairs"))
-	p("VMOVUPS (BX), Z24")
-	p("VMOVUPS 64(BX), Z25")
-	p("VMOVUPS 128(BX), Z26")
+	for st := 0; st < 2; st++ {
+		for v := 0; v < vecs; v++ {
+			p("VMOVUPS %d(BX), Z%d", 64*(st*vecs+v), bp(st, v))
+		}
+	}
+	p("VMOVUPS %d(BX), Z%d", 128*vecs, pairReg)
 	for i := 0; i < mr; i++ {
-		t := 27 + i%5
-		p("VFMADD231PS.BCST %s, Z24, Z%d", addr(i, 0), 2*i)
-		p("VFMADD231PS.BCST %s, Z25, Z%d", addr(i, 4), 2*i)
-		p("VBROADCASTF32X2 %s, Z%d", addr(i, 0), t)
-		p("VFMADD231PS Z%d, Z26, Z%d", t, 2*i+1)
+		if vecs == 1 {
+			// Registers are short of nothing here: the broadcasts ride
+			// on the FMAs.
+			p("VFMADD231PS.BCST %s, Z%d, Z%d", addr(i, 0), bp(0, 0), acc(i, 0))
+			p("VFMADD231PS.BCST %s, Z%d, Z%d", addr(i, 4), bp(1, 0), acc(i, 0))
+			p("VBROADCASTF32X2 %s, Z27", addr(i, 0))
+			p("VFMADD231PS Z27, Z%d, Z%d", pairReg, acc(i, 1))
+			continue
+		}
+		// Each broadcast serves vecs FMAs: load it once.
+		p("VBROADCASTSS %s, Z29", addr(i, 0))
+		p("VBROADCASTSS %s, Z30", addr(i, 4))
+		p("VBROADCASTF32X2 %s, Z31", addr(i, 0))
+		for v := 0; v < vecs; v++ {
+			p("VFMADD231PS Z29, Z%d, Z%d", bp(0, v), acc(i, v))
+		}
+		for v := 0; v < vecs; v++ {
+			p("VFMADD231PS Z30, Z%d, Z%d", bp(1, v), acc(i, v))
+		}
+		p("VFMADD231PS Z31, Z%d, Z%d", pairReg, acc(i, vecs))
 	}
 	p("ADDQ $8, AX")
 	p("ADDQ $8, R11")
 	p("ADDQ $8, R12")
-	p("ADDQ $192, BX")
+	p("ADDQ $%d, BX", 4*width)
 	p("DECQ DX")
 	p("JNZ %s", l("pairs"))
 	label(l("tail"))
 	p("TESTQ CX, CX")
 	p("JZ %s", l("sum"))
-	p("VMOVUPS (BX), Z24")
-	p("VMOVUPS 64(BX), Z26")
-	for i := 0; i < mr; i++ {
-		p("VFMADD231PS.BCST %s, Z24, Z%d", addr(i, 0), 2*i)
-		p("VFMADD231PS.BCST %s, Z26, Z%d", addr(i, 0), 2*i+1)
+	for v := 0; v < vecs; v++ {
+		p("VMOVUPS %d(BX), Z%d", 64*v, bp(0, v))
 	}
-	// Columns 16-23: add each even lane to the odd one beside it, then
-	// gather the sums into lanes 0-7.
+	p("VMOVUPS %d(BX), Z%d", 64*vecs, pairReg)
+	for i := 0; i < mr; i++ {
+		for v := 0; v < vecs; v++ {
+			p("VFMADD231PS.BCST %s, Z%d, Z%d", addr(i, 0), bp(0, v), acc(i, v))
+		}
+		p("VFMADD231PS.BCST %s, Z%d, Z%d", addr(i, 0), pairReg, acc(i, vecs))
+	}
+	// The last 8 columns: add each even lane to the odd one beside it,
+	// then gather the sums into lanes 0-7.
 	label(l("sum"))
 	p("VMOVUPS pairsIdx<>(SB), Z28")
 	for i := 0; i < mr; i++ {
-		p("VPERMILPS $0xb1, Z%d, Z27", 2*i+1)
-		p("VADDPS Z27, Z%d, Z%d", 2*i+1, 2*i+1)
-		p("VPERMPS Z%d, Z28, Z%d", 2*i+1, 2*i+1)
+		r := acc(i, vecs)
+		p("VPERMILPS $0xb1, Z%d, Z27", r)
+		p("VADDPS Z27, Z%d, Z%d", r, r)
+		p("VPERMPS Z%d, Z28, Z%d", r, r)
 	}
 	p("MOVQ c+32(FP), DI")
 	p("MOVQ rows+56(FP), R8")
@@ -481,26 +477,36 @@ TEXT ·kernelAVX512P24(SB), NOSPLIT, $0-88
 		p("JMP %s", l("done"))
 	}
 	rows(func(i int) {
-		p("VMOVUPS.Z (DI), K1, Z26")
-		p("VMOVUPS.Z 64(DI), K2, Z27")
-		p("VMULPS Z30, Z26, Z26")
-		p("VMULPS Z30, Z27, Z27")
-		p("VFMADD231PS Z31, Z%d, Z26", 2*i)
-		p("VFMADD231PS Z31, Z%d, Z27", 2*i+1)
-		p("VMOVUPS Z26, K1, (DI)")
-		p("VMOVUPS Z27, K2, 64(DI)")
+		for v := 0; v <= vecs; v++ {
+			if v < vecs {
+				p("VMOVUPS %d(DI), Z26", 64*v)
+			} else {
+				p("VMOVUPS.Z %d(DI), K2, Z26", 64*v)
+			}
+			p("VMULPS Z30, Z26, Z26")
+			p("VFMADD231PS Z31, Z%d, Z26", acc(i, v))
+			if v < vecs {
+				p("VMOVUPS Z26, %d(DI)", 64*v)
+			} else {
+				p("VMOVUPS Z26, K2, %d(DI)", 64*v)
+			}
+		}
 	})
 	label(l("store0"))
 	rows(func(i int) {
-		p("VMULPS Z31, Z%d, Z%d", 2*i, 2*i)
-		p("VMULPS Z31, Z%d, Z%d", 2*i+1, 2*i+1)
-		p("VMOVUPS Z%d, K1, (DI)", 2*i)
-		p("VMOVUPS Z%d, K2, 64(DI)", 2*i+1)
+		for v := 0; v <= vecs; v++ {
+			p("VMULPS Z31, Z%d, Z%d", acc(i, v), acc(i, v))
+			if v < vecs {
+				p("VMOVUPS Z%d, %d(DI)", acc(i, v), 64*v)
+			} else {
+				p("VMOVUPS Z%d, K2, %d(DI)", acc(i, v), 64*v)
+			}
+		}
 	})
 	label(l("done"))
-	p("DECQ tiles+72(FP)")
+	p("DECQ tiles+64(FP)")
 	p("JLE %s", l("ret"))
-	p("MOVQ aStep+80(FP), R10")
+	p("MOVQ aStep+72(FP), R10")
 	p("SHLQ $2, R10")
 	p("ADDQ R10, a+8(FP)")
 	p("MOVQ ldc+40(FP), R10")
@@ -511,6 +517,20 @@ TEXT ·kernelAVX512P24(SB), NOSPLIT, $0-88
 	p("VZEROUPPER")
 	p("RET")
 	out.WriteString("\n")
+}
+
+// pairsIdx emits the VPERMPS index that gathers the even lanes of a vector
+// into its lanes 0-7 (see pairs).
+func pairsIdx() {
+	out.WriteString("\n")
+	for q := 0; q < 16; q++ {
+		v := 0
+		if q < 8 {
+			v = 2 * q
+		}
+		fmt.Fprintf(&out, "DATA pairsIdx<>+%d(SB)/4, $%d\n", 4*q, v)
+	}
+	out.WriteString("GLOBL pairsIdx<>(SB), RODATA|NOPTR, $64\n")
 }
 
 // sfence emits sfenceAMD64, which orders the non-temporal stores of

@@ -45,10 +45,9 @@ type microKernel struct {
 	// ones.
 	runNT func(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, cols, tiles, aStep int)
 	fence func()
-	// pairs24, when not nil, computes tiles tiles of up to 12 rows and 24
-	// columns from A read in place by rows (row stride rsA; tile t at
-	// a[t·aStep:]) and a B packed by packPairs24 (see sgemmPairs24).
-	pairs24 func(kc int, a []float32, rsA int, b []float32, c []float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int)
+	// pairs lists the kernel's pair kernels, for products with 24 or 40
+	// columns (see pairsKernel).
+	pairs []pairsKernel
 	// prefetch, when not nil, prefetches cols floats from each of rows
 	// rows of a (row stride lda) into L2 (see sgemmSerial).
 	prefetch func(a []float32, lda, rows, cols int)

@@ -24,7 +24,10 @@ func kernelAVX512x8(kc int, a *float32, rsA, csA int, b *float32, csB int, c *fl
 func kernelAVX512NT(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int)
 
 //go:noescape
-func kernelAVX512P24(kc int, a *float32, rsA int, b *float32, c *float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int)
+func kernelAVX512P24(kc int, a *float32, rsA int, b *float32, c *float32, ldc int, alpha, beta float32, rows, tiles, aStep int)
+
+//go:noescape
+func kernelAVX512P40(kc int, a *float32, rsA int, b *float32, c *float32, ldc int, alpha, beta float32, rows, tiles, aStep int)
 
 func sfenceAMD64()
 
@@ -54,7 +57,7 @@ var avx512Kernel = microKernel{
 	transpose: runTransposeAVX512,
 	packA12:   runPackA12AVX512,
 	narrow:    &avx512Kernel10,
-	pairs24:   pairs24IfDQ(),
+	pairs:     pairsIfDQ(),
 	runNT:     runAVX512NT,
 	fence:     sfenceAMD64,
 	prefetch:  prefetchRows,
@@ -134,25 +137,33 @@ func avx512Multi(mr int, f avx512Asm) func(kc int, a []float32, rsA, csA int, b 
 
 var tilesAVX512NT = avx512Multi(12, kernelAVX512NT)
 
-// pairs24IfDQ returns runPairs24 when the CPU has AVX-512DQ, which its
-// pair broadcast (VBROADCASTF32X2) needs.
-func pairs24IfDQ() func(kc int, a []float32, rsA int, b []float32, c []float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int) {
+// pairsIfDQ returns the pair kernels (see pairsKernel) when the CPU has
+// AVX-512DQ, which their pair broadcast (VBROADCASTF32X2) needs.
+func pairsIfDQ() []pairsKernel {
 	if !cpu.X86.HasAVX512DQ {
 		return nil
 	}
-	return runPairs24
+	return []pairsKernel{
+		{mr: 12, vecs: 1, run: pairsRun(12, 1, kernelAVX512P24)},
+		{mr: 8, vecs: 2, run: pairsRun(8, 2, kernelAVX512P40)},
+	}
 }
 
-func runPairs24(kc int, a []float32, rsA int, b []float32, c []float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int) {
-	// Bounds the assembly relies on: it reads kc steps of all 12 rows of
-	// each tile and the whole packed B.
-	if tiles < 1 || aStep < 0 || rows < 1 || rows > 12 || cols < 1 || cols > 24 || (tiles > 1 && rows != 12) {
-		panic("gemm: bad tile shape for the 24-column kernel")
+// pairsRun returns pairsKernel.run for the generated kernel f.
+func pairsRun(mr, vecs int, f func(kc int, a *float32, rsA int, b *float32, c *float32, ldc int, alpha, beta float32, rows, tiles, aStep int)) func(kc int, a []float32, rsA int, b []float32, c []float32, ldc int, alpha, beta float32, rows, tiles, aStep int) {
+	n := 16*vecs + 8
+	return func(kc int, a []float32, rsA int, b []float32, c []float32, ldc int, alpha, beta float32, rows, tiles, aStep int) {
+		// Bounds the assembly relies on: it reads kc steps of all mr
+		// rows of each tile and the whole packed B, and writes n
+		// columns of each row.
+		if tiles < 1 || aStep < 0 || rows < 1 || rows > mr || (tiles > 1 && rows != mr) {
+			panic("gemm: bad tile shape for a pair kernel")
+		}
+		_ = a[(tiles-1)*aStep+(mr-1)*rsA+kc-1]
+		_ = b[pairsLen(kc, vecs)-1]
+		_ = c[((tiles-1)*mr+rows-1)*ldc+n-1]
+		f(kc, &a[0], rsA, &b[0], &c[0], ldc, alpha, beta, rows, tiles, aStep)
 	}
-	_ = a[(tiles-1)*aStep+11*rsA+kc-1]
-	_ = b[pairs24Len(kc)-1]
-	_ = c[((tiles-1)*12+rows-1)*ldc+cols-1]
-	kernelAVX512P24(kc, &a[0], rsA, &b[0], &c[0], ldc, alpha, beta, rows, cols, tiles, aStep)
 }
 
 func runAVX512NT(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, cols, tiles, aStep int) {

@@ -257,8 +257,8 @@ func sgemmEpi(k *microKernel, workers int, transA, transB bool, m, n, kk int, al
 	if m == 0 || n == 0 {
 		return
 	}
-	if alpha != 0 && pairs24Pays(k, transA, m, n, kk) {
-		sgemmPairs24(k, transB, m, kk, alpha, a, lda, b, ldb, beta, c, ldc, e)
+	if pk := k.pairsFor(transA, m, n, kk); pk != nil && alpha != 0 {
+		sgemmPairs(pk, transB, m, kk, alpha, a, lda, b, ldb, beta, c, ldc, e)
 		return
 	}
 	split, parts := splitNone, 1
