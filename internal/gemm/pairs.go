@@ -101,7 +101,7 @@ const pairsBlock = 144
 // sgemmPairs computes an m×pk.n() product on the pair kernel pk (see
 // pairsFor), then the epilogue e when not nil, with the arguments of
 // sgemmEpi.
-func sgemmPairs(pk *pairsKernel, transB bool, m, kk int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, e *Epilogue) {
+func sgemmPairs(pk *pairsKernel, workers int, transB bool, m, kk int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, e *Epilogue) {
 	t := pairsTasks.get()
 	if t == nil {
 		t = new(pairsTask)
@@ -115,7 +115,12 @@ func sgemmPairs(pk *pairsKernel, transB bool, m, kk int, alpha float32, a []floa
 	if t.hasEpi {
 		t.epi.prepare(e, pk.n())
 	}
-	parallel.For((m+pairsBlock-1)/pairsBlock, 1, t.blockFn)
+	blocks := (m + pairsBlock - 1) / pairsBlock
+	if workers > 1 && 2*m*pk.n()*kk >= minParallelFlops {
+		parallel.For(blocks, 1, t.blockFn)
+	} else {
+		t.blocks(0, blocks)
+	}
 	if t.hasEpi {
 		t.epi.finish()
 	}

@@ -258,7 +258,7 @@ func sgemmEpi(k *microKernel, workers int, transA, transB bool, m, n, kk int, al
 		return
 	}
 	if pk := k.pairsFor(transA, m, n, kk); pk != nil && alpha != 0 {
-		sgemmPairs(pk, transB, m, kk, alpha, a, lda, b, ldb, beta, c, ldc, e)
+		sgemmPairs(pk, workers, transB, m, kk, alpha, a, lda, b, ldb, beta, c, ldc, e)
 		return
 	}
 	split, parts := splitNone, 1
