@@ -40,6 +40,12 @@
 // computes a whole column of tiles: with k as short as 16 the call from Go
 // cost a tenth of a tile.
 //
+// Products with 24 or 40 columns, A read by rows and k within one block
+// run on pair kernels instead (pairs.go): 12×24 and 8×40 tiles that take k
+// steps two at a time, B packed so that one FMA on a broadcast pair of A
+// values (a0 a1 a0 a1 …) serves the last 8 columns of both steps. The
+// 32-wide tiles would leave a quarter or a sixth of their lanes idle.
+//
 // Blocking: kc = 512 keeps a B micro-panel (kc·32·4 bytes) and the A
 // micro-panel it meets within the L1 and L2 caches while making C's
 // load-add-store per kc block rare; mc = 144 (12 tiles) keeps the packed A
