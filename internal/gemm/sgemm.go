@@ -486,8 +486,8 @@ func scale(m, n int, beta float32, c []float32, ldc int) {
 // When ep is not nil the epilogue runs on each mc×nc block of C right after
 // the block's last k block.
 //
-// When rs is not nil op(A) is scaled by it as it is packed (and is then
-// always packed).
+// When nt is set (see streams) whole 64-byte aligned tiles are stored
+// non-temporally, and the stores are fenced before returning.
 func sgemmSerial(k *microKernel, w *workspace, transA, transB bool, i0, m, j0, n, p0, kk int, alpha float32, a []float32, lda int, b []float32, ldb int, pb []float32, beta float32, c []float32, ldc int, ep *epiView, nt bool) {
 	mr, nr := k.mr, k.nr
 	if nt {
