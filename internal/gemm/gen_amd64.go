@@ -128,19 +128,7 @@ TEXT ·%s(SB), NOSPLIT, $0-104
 	p("CMPQ R9, $16")
 	p("JLE avx512half")
 
-	// aAddr is the address of A row i in the current step.
-	aAddr := func(i int) string {
-		base := []string{"AX", "R11", "R12"}[i/4]
-		switch i % 4 {
-		case 0:
-			return "(" + base + ")"
-		case 1:
-			return "(" + base + ")(R13*1)"
-		case 2:
-			return "(" + base + ")(R13*2)"
-		}
-		return "(" + base + ")(R14*1)"
-	}
+	aAddr := func(i int) string { return rowAddr(i, 0) }
 	advance := func() {
 		p("ADDQ R15, AX")
 		p("ADDQ R15, R11")
@@ -378,22 +366,7 @@ TEXT ·%s(SB), NOSPLIT, $0-80
 	for i := 0; i < mr*per; i++ {
 		p("VPXORD Z%d, Z%d, Z%d", i, i, i)
 	}
-	addr := func(i, disp int) string {
-		base := []string{"AX", "R11", "R12"}[i/4]
-		d := ""
-		if disp != 0 {
-			d = fmt.Sprint(disp)
-		}
-		switch i % 4 {
-		case 0:
-			return d + "(" + base + ")"
-		case 1:
-			return d + "(" + base + ")(R13*1)"
-		case 2:
-			return d + "(" + base + ")(R13*2)"
-		}
-		return d + "(" + base + ")(R14*1)"
-	}
+	addr := rowAddr
 	p("MOVQ kc+0(FP), CX")
 	p("MOVQ CX, DX")
 	p("SHRQ $1, DX")
@@ -542,6 +515,26 @@ TEXT ·sfenceAMD64(SB), NOSPLIT, $0-0
 	p("SFENCE")
 	p("RET")
 	out.WriteString("\n")
+}
+
+// rowAddr is the address, disp bytes on, of A's row i of the current step
+// in the AVX-512 kernels: AX, R11 and R12 point at rows 0, 4 and 8, R13
+// and R14 hold one and three row strides.
+func rowAddr(i, disp int) string {
+	base := []string{"AX", "R11", "R12"}[i/4]
+	d := ""
+	if disp != 0 {
+		d = fmt.Sprint(disp)
+	}
+	switch i % 4 {
+	case 0:
+		return d + "(" + base + ")"
+	case 1:
+		return d + "(" + base + ")(R13*1)"
+	case 2:
+		return d + "(" + base + ")(R13*2)"
+	}
+	return d + "(" + base + ")(R14*1)"
 }
 
 // avx2 emits the 6×16 kernel for full tiles only (edge tiles go through a
