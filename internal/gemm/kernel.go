@@ -49,7 +49,8 @@ type microKernel struct {
 	// columns (see pairsKernel).
 	pairs []pairsKernel
 	// prefetch, when not nil, prefetches cols floats from each of rows
-	// rows of a (row stride lda) into L2 (see sgemmSerial).
+	// rows of a (row stride lda) into L2, as one run when the rows are
+	// contiguous (see sgemmSerial).
 	prefetch func(a []float32, lda, rows, cols int)
 }
 

@@ -109,6 +109,10 @@ func prefetchRows(a []float32, lda, rows, cols int) {
 		return
 	}
 	_ = a[(rows-1)*lda+cols-1]
+	if lda == cols {
+		// Contiguous rows: one run, without a spare line per row.
+		cols, rows = rows*cols, 1
+	}
 	// One line more than cols floats span, for rows that do not start on
 	// a line boundary.
 	prefetchRowsAMD64(&a[0], 4*lda, rows, (4*cols+63)/64+1)

@@ -559,8 +559,8 @@ func sgemmSerial(k *microKernel, w *workspace, transA, transB bool, i0, m, j0, n
 						}
 						if aheadK && nkc > 0 {
 							r0, r1 := tile*nkc/tiles, (tile+count)*nkc/tiles
-							prefetchRowsOf(k, a[(p0+next+r0)*lda+i0:], lda, r1-r0, m)
-							prefetchRowsOf(k, b[(p0+next+r0)*ldb+j0:], ldb, r1-r0, n)
+							k.prefetch(a[(p0+next+r0)*lda+i0:], lda, r1-r0, m)
+							k.prefetch(b[(p0+next+r0)*ldb+j0:], ldb, r1-r0, n)
 							tile += count
 						}
 						ap, rsA, csA, aStep := w.a[ir*kc:], 1, mr, mr*kc
@@ -590,16 +590,6 @@ func sgemmSerial(k *microKernel, w *workspace, transA, transB bool, i0, m, j0, n
 			}
 		}
 	}
-}
-
-// prefetchRowsOf prefetches cols floats of each of rows rows of a, as one
-// run when the rows are contiguous.
-func prefetchRowsOf(k *microKernel, a []float32, lda, rows, cols int) {
-	if lda == cols {
-		k.prefetch(a, 0, 1, rows*cols)
-		return
-	}
-	k.prefetch(a, lda, rows, cols)
 }
 
 // dynamicChunks is the number of row chunks per worker of splitMDynamic.
