@@ -657,13 +657,7 @@ TEXT ·transposeAVX512(SB), NOSPLIT, $0-40
 	p("SHLQ $2, R8")
 	p("MOVQ blocks+32(FP), CX")
 	label("transloop")
-	p("MOVQ SI, AX")
-	for i := 0; i < 16; i++ {
-		p("VMOVUPS (AX), Z%d", i)
-		if i < 15 {
-			p("ADDQ R8, AX")
-		}
-	}
+	loadRows(16)
 	transpose16()
 	for i := 0; i < 16; i++ {
 		p("VMOVUPS Z%d, (DI)", i)
@@ -674,6 +668,18 @@ TEXT ·transposeAVX512(SB), NOSPLIT, $0-40
 	p("JNZ transloop")
 	p("VZEROUPPER")
 	p("RET")
+}
+
+// loadRows loads rows 64-byte rows from SI on, R8 bytes apart, into Z0 on
+// (AX is the running pointer): the source block of the transposes.
+func loadRows(rows int) {
+	p("MOVQ SI, AX")
+	for i := 0; i < rows; i++ {
+		p("VMOVUPS (AX), Z%d", i)
+		if i < rows-1 {
+			p("ADDQ R8, AX")
+		}
+	}
 }
 
 // transpose16 transposes the 16×16 floats in Z0-Z15 (row i in Zi) in place,
@@ -721,13 +727,7 @@ TEXT ·%s(SB), NOSPLIT, $0-32
 	p("MOVL $0xfff, R10")
 	p("KMOVW R10, K1")
 	label(name + "loop")
-	p("MOVQ SI, AX")
-	for i := 0; i < 12; i++ {
-		p("VMOVUPS (AX), Z%d", i)
-		if i < 11 {
-			p("ADDQ R8, AX")
-		}
-	}
+	loadRows(12)
 	transpose16()
 	for i := 0; i < 16; i++ {
 		p("VMOVUPS Z%d, K1, %d(DI)", i, 48*i)
