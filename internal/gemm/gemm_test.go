@@ -358,10 +358,40 @@ func TestFit(t *testing.T) {
 	assert.Same(t, k.narrow, k.fit(40, 240), "dW/expand40to240, swapped")
 	assert.True(t, swapPays(k, 240, 40, 6272), "dW/expand40to240 swaps to 40 rows")
 	assert.Same(t, k.narrow.narrow, k.fit(16, 96), "dW/expand16to96, swapped: 8-row tiles")
-	assert.True(t, swapPays(k, 96, 16, 100352), "dW/expand16to96 leaves the half-width loop")
+	assert.False(t, swapPays(k, 96, 16, 100352), "dW/expand16to96 runs on cols16 as it is")
 	assert.False(t, swapPays(k, 24, 96, 25088), "dW/project96to24 fills full tiles as it is")
 	for _, m := range []int{100352, 25088, 6272, 1568, 392, 96, 144, 240, 24} {
 		assert.Same(t, k, k.fit(m, 96), "m = %d", m)
+	}
+}
+
+// TestCols16 runs products that fit gives to the 16-column kernel, in the
+// layouts whose loops prefetch: A's rows in place and contiguous (dX = dY·W
+// with lda = k) and A transposed in place with long k (dW = dYᵀ·X), with
+// ragged rows and columns, serially and split.
+func TestCols16(t *testing.T) {
+	k := kernels()[0]
+	if k.cols16 == nil {
+		t.Skip("this build's fastest kernel has no 16-column sibling")
+	}
+	rnd := rand.New(rand.NewPCG(11, 12))
+	for _, sh := range []struct {
+		transA  bool
+		m, n, k int
+	}{
+		{false, 1000, 16, 96}, // dX/expand16to96
+		{false, 999, 13, 40},
+		{false, 300, 16, 700}, // k over kc: rows no longer contiguous per block
+		{true, 96, 16, 5000},  // dW/expand16to96
+		{true, 70, 16, 3001},
+	} {
+		require.Same(t, k.cols16, k.fit(sh.m, sh.n), "%+v", sh)
+		require.False(t, swapPays(k, sh.m, sh.n, sh.k), "%+v", sh)
+		for _, workers := range []int{1, 2} {
+			for _, s := range scalars {
+				check(t, k, workers, newProblem(rnd, sh.transA, false, sh.m, sh.n, sh.k, s[0], s[1], 0))
+			}
+		}
 	}
 }
 

@@ -48,6 +48,9 @@ type microKernel struct {
 	// pairs lists the kernel's pair kernels, for products with 24 or 40
 	// columns (see pairsKernel).
 	pairs []pairsKernel
+	// cols16, when not nil, is a kernel for products with at most 16
+	// columns, which this one's tiles fill only by half (see fit).
+	cols16 *microKernel
 	// prefetch, when not nil, prefetches cols floats from each of rows
 	// rows of a (row stride lda) into L2, as one run when the rows are
 	// contiguous (see sgemmSerial).
@@ -72,13 +75,18 @@ func (k *microKernel) fill(m, n int) float64 {
 // better, which outweighs its fewer accumulators per loaded B step (20 or
 // 16 against 24 FMAs per 12 or 10 against 14 loads). Products with 40 rows
 // fill 40 of 48 rows of 12-row tiles and all of 10-row ones; products with
-// 16 rows fill all of 8-row ones.
+// 16 rows fill all of 8-row ones. Products with at most 16 columns go to
+// cols16 when its taller tiles fill their rows nearly as well (see rate):
+// 16 columns run k's half-width loop.
 func (k *microKernel) fit(m, n int) *microKernel {
 	best := k
 	for s := k.narrow; s != nil; s = s.narrow {
 		if s.fill(m, n) >= 1.05*best.fill(m, n) {
 			best = s
 		}
+	}
+	if s := k.cols16; s != nil && n <= 16 && rate(s, m, n) >= 1.05*rate(best, m, n) {
+		best = s
 	}
 	return best
 }

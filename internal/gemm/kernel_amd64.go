@@ -29,6 +29,9 @@ func kernelAVX512P24(kc int, a *float32, rsA int, b *float32, c *float32, ldc in
 //go:noescape
 func kernelAVX512P40(kc int, a *float32, rsA int, b *float32, c *float32, ldc int, alpha, beta float32, rows, tiles, aStep int)
 
+//go:noescape
+func kernelAVX512x24x16(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int)
+
 func sfenceAMD64()
 
 //go:noescape
@@ -52,12 +55,13 @@ var avx512Kernel = microKernel{
 	kc: 512, mc: 144, nc: 2048,
 	half:      true,
 	direct:    true,
-	run:       avx512Single(12, kernelAVX512),
-	runTiles:  avx512Multi(12, kernelAVX512),
+	run:       avx512Single(12, 32, kernelAVX512),
+	runTiles:  avx512Multi(12, 32, kernelAVX512),
 	transpose: runTransposeAVX512,
 	packA12:   runPackA12AVX512,
 	narrow:    &avx512Kernel10,
 	pairs:     pairsIfDQ(),
+	cols16:    &avx512Kernel24x16,
 	runNT:     runAVX512NT,
 	fence:     sfenceAMD64,
 	prefetch:  prefetchRows,
@@ -73,6 +77,22 @@ var avx512Kernel10 = avx512Sibling(10, kernelAVX512x10, &avx512Kernel8)
 // transposed on it (see swapPays).
 var avx512Kernel8 = avx512Sibling(8, kernelAVX512x8, nil)
 
+// avx512Kernel24x16 is the kernel of products with at most 16 columns (see
+// microKernel.cols16): 24 rows of one zmm each, so that a B step serves 24
+// FMAs where the 12×32 kernel's half-width loop gives it 12. Its loop
+// prefetches A read in place itself, as a steady trickle, so it has no
+// driver prefetch: the driver's bursts of next-block prefetches on top made
+// dW/expand16to96 a third slower.
+var avx512Kernel24x16 = microKernel{
+	name: "avx512-24x16",
+	mr:   24, nr: 16,
+	kc: 512, mc: 144, nc: 2048,
+	direct:    true,
+	run:       avx512Single(24, 16, kernelAVX512x24x16),
+	runTiles:  avx512Multi(24, 16, kernelAVX512x24x16),
+	transpose: runTransposeAVX512,
+}
+
 // avx512Sibling is the mr-row sibling of avx512Kernel running f, with the
 // same blocking but for mc, the largest multiple of mr up to 144.
 func avx512Sibling(mr int, f avx512Asm, narrow *microKernel) microKernel {
@@ -82,8 +102,8 @@ func avx512Sibling(mr int, f avx512Asm, narrow *microKernel) microKernel {
 		kc: 512, mc: 144 / mr * mr, nc: 2048,
 		half:      true,
 		direct:    true,
-		run:       avx512Single(mr, f),
-		runTiles:  avx512Multi(mr, f),
+		run:       avx512Single(mr, 32, f),
+		runTiles:  avx512Multi(mr, 32, f),
 		transpose: runTransposeAVX512,
 		narrow:    narrow,
 		prefetch:  prefetchRows,
@@ -123,23 +143,23 @@ func prefetchRows(a []float32, lda, rows, cols int) {
 // each.
 type avx512Asm func(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int)
 
-// avx512Single returns microKernel.run for the mr-row kernel f.
-func avx512Single(mr int, f avx512Asm) func(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, rows, cols int) {
+// avx512Single returns microKernel.run for the mr×nr kernel f.
+func avx512Single(mr, nr int, f avx512Asm) func(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, rows, cols int) {
 	return func(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, rows, cols int) {
-		checkAVX512(mr, kc, a, rsA, csA, b, csB, c, ldc, rows, cols, 1, 0)
+		checkAVX512(mr, nr, kc, a, rsA, csA, b, csB, c, ldc, rows, cols, 1, 0)
 		f(kc, &a[0], rsA, csA, &b[0], csB, &c[0], ldc, alpha, beta, rows, cols, 1, 0)
 	}
 }
 
-// avx512Multi returns microKernel.runTiles for the mr-row kernel f.
-func avx512Multi(mr int, f avx512Asm) func(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, cols, tiles, aStep int) {
+// avx512Multi returns microKernel.runTiles for the mr×nr kernel f.
+func avx512Multi(mr, nr int, f avx512Asm) func(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, cols, tiles, aStep int) {
 	return func(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, cols, tiles, aStep int) {
-		checkAVX512(mr, kc, a, rsA, csA, b, csB, c, ldc, mr, cols, tiles, aStep)
+		checkAVX512(mr, nr, kc, a, rsA, csA, b, csB, c, ldc, mr, cols, tiles, aStep)
 		f(kc, &a[0], rsA, csA, &b[0], csB, &c[0], ldc, alpha, beta, mr, cols, tiles, aStep)
 	}
 }
 
-var tilesAVX512NT = avx512Multi(12, kernelAVX512NT)
+var tilesAVX512NT = avx512Multi(12, 32, kernelAVX512NT)
 
 // pairsIfDQ returns the pair kernels (see pairsKernel) when the CPU has
 // AVX-512DQ, which their pair broadcast (VBROADCASTF32X2) needs.
@@ -180,9 +200,12 @@ func runAVX512NT(kc int, a []float32, rsA, csA int, b []float32, csB int, c []fl
 // checkAVX512 checks the bounds the assembly relies on: it reads all mr
 // rows of A and 16 or 32 columns of B whatever rows and cols are, for
 // each of tiles tiles.
-func checkAVX512(mr, kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc, rows, cols, tiles, aStep int) {
+func checkAVX512(mr, nr, kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc, rows, cols, tiles, aStep int) {
 	if tiles < 1 || aStep < 0 {
 		panic("gemm: bad tile count or A step")
+	}
+	if rows < 1 || rows > mr || cols < 1 || cols > nr {
+		panic("gemm: tile larger than the kernel's")
 	}
 	w := 16
 	if cols > 16 {
@@ -226,7 +249,7 @@ func kernels() []*microKernel {
 	// HasAVX512F is only set when the OS saves the zmm and opmask state;
 	// HasAVX2 likewise checks the ymm state.
 	if cpu.X86.HasAVX512F {
-		ks = append(ks, &avx512Kernel, &avx512Kernel10, &avx512Kernel8)
+		ks = append(ks, &avx512Kernel, &avx512Kernel10, &avx512Kernel8, &avx512Kernel24x16)
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		ks = append(ks, &avx2Kernel)
