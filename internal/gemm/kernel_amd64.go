@@ -207,9 +207,9 @@ func checkAVX512(mr, nr, kc int, a []float32, rsA, csA int, b []float32, csB int
 	if rows < 1 || rows > mr || cols < 1 || cols > nr {
 		panic("gemm: tile larger than the kernel's")
 	}
-	w := 16
-	if cols > 16 {
-		w = 32
+	w := nr // floats of each B step read: all, but in the half-width loop
+	if nr == 32 && cols <= 16 {
+		w = 16
 	}
 	_ = a[(tiles-1)*aStep+(mr-1)*rsA+(kc-1)*csA]
 	_ = b[(kc-1)*csB+w-1]
