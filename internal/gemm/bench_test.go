@@ -109,8 +109,11 @@ func runBench(b *testing.B, s benchShape, call func(d benchData)) {
 
 // BenchmarkStream measures, in the same run as the products, the memory
 // bandwidth of all cores on a 128 MB buffer (far beyond the caches):
-// reading it (an AVX-512 column sum) and copying it (Go's copy; GB/s
-// counts the bytes read and written).
+// reading it (an AVX-512 column sum), copying it (Go's copy; GB/s counts
+// the bytes read and written), and writing it as the C of a k = 1 product,
+// which stores it the way the products with large C do (non-temporally,
+// see streams): fwd/expand16to96 writes 38.5 MB for 3 GFLOP, so this
+// write rate bounds its FLOP rate.
 func BenchmarkStream(b *testing.B) {
 	const n = 32 << 20 // floats
 	x, y := make([]float32, n), make([]float32, n)
@@ -131,14 +134,19 @@ func BenchmarkStream(b *testing.B) {
 		l, h := share(lo, hi)
 		copy(y[l:h], x[l:h])
 	}
+	const cols = 128 // columns of the written C; its rows are 512 bytes
 	for _, c := range []struct {
 		name  string
-		fn    func(lo, hi int)
+		run   func()
 		bytes float64
-	}{{"read", read, 4 * n}, {"copy", cp, 8 * n}} {
+	}{
+		{"read", func() { parallel.For(workers, 1, read) }, 4 * n},
+		{"copy", func() { parallel.For(workers, 1, cp) }, 8 * n},
+		{"write", func() { sgemm(fastest, workers, false, true, n/cols, cols, 1, 1, x, 1, x, 1, 0, y, cols) }, 4 * n},
+	} {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
-				parallel.For(workers, 1, c.fn)
+				c.run()
 			}
 			b.ReportMetric(c.bytes*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
 		})
