@@ -374,7 +374,19 @@ TEXT ·%s(SB), NOSPLIT, $0-80
 	p("ANDQ $1, CX")
 	p("TESTQ DX, DX")
 	p("JZ %s", l("tail"))
+	// The tile after next, when rows are contiguous (rsA = kc, as the
+	// driver's tiles are when lda = k): R10 walks it mr·8 bytes per pair
+	// of steps, so that it comes from memory while this tile and the next
+	// compute. (Prefetches never fault: past the end they are harmless,
+	// and with rsA > kc they cover only part of it.)
+	p("MOVQ R13, R10")
+	p("IMULQ $%d, R10", 2*mr)
+	p("ADDQ AX, R10")
 	label(l("pairs"))
+	for ln := 0; ln < (mr*8+63)/64; ln++ {
+		p("PREFETCHT0 %d(R10)", 64*ln)
+	}
+	p("ADDQ $%d, R10", mr*8)
 	for st := 0; st < 2; st++ {
 		for v := 0; v < vecs; v++ {
 			p("VMOVUPS %d(BX), Z%d", 64*(st*vecs+v), bp(st, v))
