@@ -347,8 +347,9 @@ func TestSwappedProducts(t *testing.T) {
 	}
 }
 
-// TestFit checks which kernel runs the products with 40 and 16 rows,
-// directly or swapped, and that every other B0 shape keeps the 12-row tile.
+// TestFit checks which kernel runs the products with 40 and 16 rows or 16
+// columns, directly or swapped, and that every other B0 shape keeps the
+// 12-row tile.
 func TestFit(t *testing.T) {
 	k := kernels()[0]
 	if k.narrow == nil {
@@ -357,8 +358,12 @@ func TestFit(t *testing.T) {
 	assert.Same(t, k.narrow, k.fit(40, 144), "dW/project144to40: 10-row tiles fill all 40 rows")
 	assert.Same(t, k.narrow, k.fit(40, 240), "dW/expand40to240, swapped")
 	assert.True(t, swapPays(k, 240, 40, 6272), "dW/expand40to240 swaps to 40 rows")
-	assert.Same(t, k.narrow.narrow, k.fit(16, 96), "dW/expand16to96, swapped: 8-row tiles")
-	assert.False(t, swapPays(k, 96, 16, 100352), "dW/expand16to96 runs on cols16 as it is")
+	assert.Same(t, k.narrow.narrow, k.fit(16, 96), "16 rows: 8-row tiles")
+	if k.cols16 != nil {
+		assert.Same(t, k.cols16, k.fit(96, 16), "dW/expand16to96: 24×16 tiles")
+		assert.Same(t, k.cols16, k.fit(100352, 16), "dX/expand16to96: 24×16 tiles")
+		assert.False(t, swapPays(k, 96, 16, 100352), "dW/expand16to96 runs as it is")
+	}
 	assert.False(t, swapPays(k, 24, 96, 25088), "dW/project96to24 fills full tiles as it is")
 	for _, m := range []int{100352, 25088, 6272, 1568, 392, 96, 144, 240, 24} {
 		assert.Same(t, k, k.fit(m, 96), "m = %d", m)
