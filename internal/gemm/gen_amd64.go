@@ -588,6 +588,18 @@ TEXT ·%s(SB), NOSPLIT, $0-104
 		}
 		p("ADDQ R8, BX")
 	}
+	steps := func(pfT bool) {
+		for s := 0; s < unroll; s++ {
+			step(s, pfT)
+		}
+	}
+	// loop emits body as a loop counting counter (not zero on entry) down.
+	loop := func(name, counter string, body func()) {
+		label(l(name))
+		body()
+		p("DECQ %s", counter)
+		p("JNZ %s", l(name))
+	}
 	p("TESTQ CX, CX")
 	p("JZ %s", l("one"))
 	// Rows read in place one after the other (csA = 1, rsA = kc: the
@@ -606,16 +618,13 @@ TEXT ·%s(SB), NOSPLIT, $0-104
 	p("MOVQ R13, R10")
 	p("IMULQ $%d, R10", 2*mr)
 	p("ADDQ AX, R10")
-	label(l("fourpf"))
-	for ln := 0; ln < mr*16/64; ln++ {
-		p("PREFETCHT0 %d(R10)", 64*ln)
-	}
-	p("ADDQ $%d, R10", mr*16)
-	for s := 0; s < unroll; s++ {
-		step(s, false)
-	}
-	p("DECQ CX")
-	p("JNZ %s", l("fourpf"))
+	loop("fourpf", "CX", func() {
+		for ln := 0; ln < mr*16/64; ln++ {
+			p("PREFETCHT0 %d(R10)", 64*ln)
+		}
+		p("ADDQ $%d, R10", mr*16)
+		steps(false)
+	})
 	p("JMP %s", l("one"))
 	// A transposed in place (rsA = 1, csA = lda, the weight gradient
 	// dYᵀ·X): each step reads mr values from a row of its own, a line or
@@ -627,33 +636,17 @@ TEXT ·%s(SB), NOSPLIT, $0-104
 	p("JLE %s", l("four"))
 	p("MOVQ R15, R10")
 	p("IMULQ $%d, R10", transAhead)
-	label(l("fourT"))
-	for s := 0; s < unroll; s++ {
-		step(s, true)
-	}
-	p("DECQ CX")
-	p("JNZ %s", l("fourT"))
+	loop("fourT", "CX", func() { steps(true) })
 	// The last kc mod 4 steps: AX alone has moved on.
 	p("TESTQ R9, R9")
 	p("JZ %s", l("store"))
-	label(l("loop1T"))
-	step(0, true)
-	p("DECQ R9")
-	p("JNZ %s", l("loop1T"))
+	loop("loop1T", "R9", func() { step(0, true) })
 	p("JMP %s", l("store"))
-	label(l("four"))
-	for s := 0; s < unroll; s++ {
-		step(s, false)
-	}
-	p("DECQ CX")
-	p("JNZ %s", l("four"))
+	loop("four", "CX", func() { steps(false) })
 	label(l("one"))
 	p("TESTQ R9, R9")
 	p("JZ %s", l("store"))
-	label(l("loop1"))
-	step(0, false)
-	p("DECQ R9")
-	p("JNZ %s", l("loop1"))
+	loop("loop1", "R9", func() { step(0, false) })
 
 	label(l("store"))
 	p("MOVQ c+48(FP), DI")
