@@ -228,17 +228,7 @@ TEXT ·%s(SB), NOSPLIT, $0-104
 	p("JEQ avx512store11")
 	label("avx512storeab")
 	p("VBROADCASTSS beta+68(FP), Z30")
-	rows := func(body func(i int)) {
-		for i := 0; i < mr512; i++ {
-			body(i)
-			if i < mr512-1 {
-				p("DECQ R8")
-				p("JZ avx512done")
-				p("ADDQ SI, DI")
-			}
-		}
-		p("JMP avx512done")
-	}
+	rows := func(body func(i int)) { storeRows(mr512, "avx512done", body) }
 	rows(func(i int) {
 		p("VMOVUPS.Z (DI), K1, Z26")
 		p("VMOVUPS.Z 64(DI), K2, Z27")
@@ -451,17 +441,7 @@ TEXT ·%s(SB), NOSPLIT, $0-80
 	p("ANDL $0x7fffffff, R10")
 	p("JZ %s", l("store0"))
 	p("VBROADCASTSS beta+52(FP), Z30")
-	rows := func(body func(i int)) {
-		for i := 0; i < mr; i++ {
-			body(i)
-			if i < mr-1 {
-				p("DECQ R8")
-				p("JZ %s", l("done"))
-				p("ADDQ SI, DI")
-			}
-		}
-		p("JMP %s", l("done"))
-	}
+	rows := func(body func(i int)) { storeRows(mr, l("done"), body) }
 	rows(func(i int) {
 		for v := 0; v <= vecs; v++ {
 			if v < vecs {
@@ -665,17 +645,7 @@ TEXT ·%s(SB), NOSPLIT, $0-104
 	p("JEQ %s", l("store11"))
 	label(l("storeab"))
 	p("VBROADCASTSS beta+68(FP), Z30")
-	rows := func(body func(i int)) {
-		for i := 0; i < mr; i++ {
-			body(i)
-			if i < mr-1 {
-				p("DECQ R8")
-				p("JZ %s", l("done"))
-				p("ADDQ SI, DI")
-			}
-		}
-		p("JMP %s", l("done"))
-	}
+	rows := func(body func(i int)) { storeRows(mr, l("done"), body) }
 	rows(func(i int) {
 		p("VMOVUPS.Z (DI), K1, Z26")
 		p("VMULPS Z30, Z26, Z26")
@@ -712,6 +682,21 @@ TEXT ·%s(SB), NOSPLIT, $0-104
 	p("VZEROUPPER")
 	p("RET")
 	out.WriteString("\n")
+}
+
+// storeRows emits body for each of the mr rows of a tile's store, C's row
+// i at DI, stopping after the tile's row count (R8, counted down) and then
+// jumping to done; SI holds C's row stride in bytes.
+func storeRows(mr int, done string, body func(i int)) {
+	for i := 0; i < mr; i++ {
+		body(i)
+		if i < mr-1 {
+			p("DECQ R8")
+			p("JZ %s", done)
+			p("ADDQ SI, DI")
+		}
+	}
+	p("JMP %s", done)
 }
 
 // pairsIdx emits the VPERMPS index that gathers the even lanes of a vector
