@@ -269,19 +269,7 @@ TEXT ·%s(SB), NOSPLIT, $0-104
 	label("avx512store01")
 	store0(false)
 	label("avx512done")
-	p("DECQ tiles+88(FP)")
-	p("JLE avx512ret")
-	p("MOVQ aStep+96(FP), R10")
-	p("SHLQ $2, R10")
-	p("ADDQ R10, a+8(FP)")
-	p("MOVQ ldc+56(FP), R10")
-	p("IMULQ $%d, R10", 4*mr512)
-	p("ADDQ R10, c+48(FP)")
-	p("JMP avx512tile")
-	label("avx512ret")
-	p("VZEROUPPER")
-	p("RET")
-	out.WriteString("\n")
+	nextTile(mr512, "avx512", tileArgs)
 }
 
 // prefetchRows emits prefetchRowsAMD64, which prefetches lines cache lines
@@ -470,19 +458,7 @@ TEXT ·%s(SB), NOSPLIT, $0-80
 		}
 	})
 	label(l("done"))
-	p("DECQ tiles+64(FP)")
-	p("JLE %s", l("ret"))
-	p("MOVQ aStep+72(FP), R10")
-	p("SHLQ $2, R10")
-	p("ADDQ R10, a+8(FP)")
-	p("MOVQ ldc+40(FP), R10")
-	p("IMULQ $%d, R10", 4*mr)
-	p("ADDQ R10, c+32(FP)")
-	p("JMP %s", l("tile"))
-	label(l("ret"))
-	p("VZEROUPPER")
-	p("RET")
-	out.WriteString("\n")
+	nextTile(mr, fn, pairsArgs)
 }
 
 // transAhead is how many k steps ahead avx512x16 prefetches a transposed A
@@ -669,16 +645,35 @@ TEXT ·%s(SB), NOSPLIT, $0-104
 		p("VMOVUPS Z%d, K1, (DI)", i)
 	})
 	label(l("done"))
-	p("DECQ tiles+88(FP)")
-	p("JLE %s", l("ret"))
-	p("MOVQ aStep+96(FP), R10")
+	nextTile(mr, fn, tileArgs)
+}
+
+// frameArgs names the frame slots of a kernel's arguments that nextTile
+// uses.
+type frameArgs struct{ a, ldc, c, tiles, aStep string }
+
+// tileArgs are those of the mr×32 and mr×16 kernels' signature, pairsArgs
+// those of the pair kernels'.
+var (
+	tileArgs  = frameArgs{"a+8(FP)", "ldc+56(FP)", "c+48(FP)", "tiles+88(FP)", "aStep+96(FP)"}
+	pairsArgs = frameArgs{"a+8(FP)", "ldc+40(FP)", "c+32(FP)", "tiles+64(FP)", "aStep+72(FP)"}
+)
+
+// nextTile emits the end of a tile of kernel fn (labels fn+"tile" and
+// fn+"ret"): the tile count argument counts down in place, and while tiles
+// remain, A moves on by aStep floats and C by mr rows and the kernel
+// starts over at its tile label.
+func nextTile(mr int, fn string, args frameArgs) {
+	p("DECQ %s", args.tiles)
+	p("JLE %sret", fn)
+	p("MOVQ %s, R10", args.aStep)
 	p("SHLQ $2, R10")
-	p("ADDQ R10, a+8(FP)")
-	p("MOVQ ldc+56(FP), R10")
+	p("ADDQ R10, %s", args.a)
+	p("MOVQ %s, R10", args.ldc)
 	p("IMULQ $%d, R10", 4*mr)
-	p("ADDQ R10, c+48(FP)")
-	p("JMP %s", l("tile"))
-	label(l("ret"))
+	p("ADDQ R10, %s", args.c)
+	p("JMP %stile", fn)
+	label(fn + "ret")
 	p("VZEROUPPER")
 	p("RET")
 	out.WriteString("\n")
