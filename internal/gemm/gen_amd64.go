@@ -209,25 +209,7 @@ TEXT ·%s(SB), NOSPLIT, $0-104
 	halfLoops(false, "avx512halfrows")
 
 	label("avx512store")
-	p("MOVQ c+48(FP), DI")
-	p("MOVQ ldc+56(FP), SI")
-	p("SHLQ $2, SI")
-	p("MOVQ rows+72(FP), R8")
-	p("VBROADCASTSS alpha+64(FP), Z31")
-	// alpha = 1 (every product but the tests' and the swapped ones') skips
-	// the scaling: with k as short as 16 its multiplies take 6 % of the
-	// tile's FMA slots.
-	p("MOVL alpha+64(FP), R11")
-	// beta == ±0 must not read C.
-	p("MOVL beta+68(FP), R10")
-	p("ANDL $0x7fffffff, R10")
-	p("JZ avx512store0")
-	p("CMPL R11, $0x3f800000")
-	p("JNE avx512storeab")
-	p("CMPL beta+68(FP), $0x3f800000")
-	p("JEQ avx512store11")
-	label("avx512storeab")
-	p("VBROADCASTSS beta+68(FP), Z30")
+	storeEntry("avx512")
 	rows := func(body func(i int)) { storeRows(mr512, "avx512done", body) }
 	rows(func(i int) {
 		p("VMOVUPS.Z (DI), K1, Z26")
@@ -605,22 +587,7 @@ TEXT ·%s(SB), NOSPLIT, $0-104
 	loop("loop1", "R9", func() { step(0, false) })
 
 	label(l("store"))
-	p("MOVQ c+48(FP), DI")
-	p("MOVQ ldc+56(FP), SI")
-	p("SHLQ $2, SI")
-	p("MOVQ rows+72(FP), R8")
-	p("VBROADCASTSS alpha+64(FP), Z31")
-	p("MOVL alpha+64(FP), R11")
-	// beta == ±0 must not read C.
-	p("MOVL beta+68(FP), R10")
-	p("ANDL $0x7fffffff, R10")
-	p("JZ %s", l("store0"))
-	p("CMPL R11, $0x3f800000")
-	p("JNE %s", l("storeab"))
-	p("CMPL beta+68(FP), $0x3f800000")
-	p("JEQ %s", l("store11"))
-	label(l("storeab"))
-	p("VBROADCASTSS beta+68(FP), Z30")
+	storeEntry(fn)
 	rows := func(body func(i int)) { storeRows(mr, l("done"), body) }
 	rows(func(i int) {
 		p("VMOVUPS.Z (DI), K1, Z26")
@@ -677,6 +644,32 @@ func nextTile(mr int, fn string, args frameArgs) {
 	p("VZEROUPPER")
 	p("RET")
 	out.WriteString("\n")
+}
+
+// storeEntry emits the start of the store of the mr×32 and mr×16 kernels
+// (fn prefixes the labels): C's first row in DI, its row stride in SI, the
+// tile's row count in R8, alpha in Z31 and its bits in R11. It branches to
+// fn+"store0" when beta is ±0, which must not read C; to fn+"store11" when
+// alpha = beta = 1 (the later k blocks of a product add onto C); else it
+// falls through with beta in Z30. The stores of alpha = 1 (every product
+// but the tests' and the swapped ones') skip the scaling: with k as short
+// as 16 its multiplies take 6 % of a tile's FMA slots.
+func storeEntry(fn string) {
+	p("MOVQ c+48(FP), DI")
+	p("MOVQ ldc+56(FP), SI")
+	p("SHLQ $2, SI")
+	p("MOVQ rows+72(FP), R8")
+	p("VBROADCASTSS alpha+64(FP), Z31")
+	p("MOVL alpha+64(FP), R11")
+	p("MOVL beta+68(FP), R10")
+	p("ANDL $0x7fffffff, R10")
+	p("JZ %sstore0", fn)
+	p("CMPL R11, $0x3f800000")
+	p("JNE %sstoreab", fn)
+	p("CMPL beta+68(FP), $0x3f800000")
+	p("JEQ %sstore11", fn)
+	label(fn + "storeab")
+	p("VBROADCASTSS beta+68(FP), Z30")
 }
 
 // storeRows emits body for each of the mr rows of a tile's store, C's row
