@@ -448,7 +448,7 @@ TEXT ·%s(SB), NOSPLIT, $0-80
 // ran 15 to 25 % faster than none, 256 best; 1024 fell back.
 const transAhead = 256
 
-// avx512x16 emits fn, an mr×16 kernel (mr ≤ 24) with the signature of the
+// avx512x16 emits fn, an mr×16 kernel (mr a multiple of 4 up to 24) with the signature of the
 // mr×32 ones, for products with at most 16 columns: the input gradient
 // dX = dY·W of a 1×1 convolution from 16 channels and its weight gradient
 // dW = dYᵀ·X. There the 12×32 kernel runs its half-width loop, 12 FMAs per
@@ -460,6 +460,11 @@ const transAhead = 256
 // rowAddr); R13 = 4·rsA, R14 = 12·rsA. K1 masks the cols columns of the
 // store; rows past the tile's row count are skipped.
 func avx512x16(fn string, mr int) {
+	if mr%4 != 0 || mr > 24 {
+		// Rows come in groups of four per base register, six at most, and
+		// the prefetch of the tile after next takes whole lines.
+		log.Fatalf("avx512x16: %d rows, want a multiple of 4 up to 24", mr)
+	}
 	fmt.Fprintf(&out, `
 // func %s(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int)
 TEXT ·%s(SB), NOSPLIT, $0-104
