@@ -293,24 +293,6 @@ func convRange(outSize, in, pad, tap, stride int) (lo, hi int) {
 	return lo, hi
 }
 
-// convAxpy computes dst[i] += a[i]·b[i]; the unrolled body lets the compiler
-// drop bounds checks and keep four independent chains in flight.
-func convAxpy[T Float](dst, a, b []T) {
-	n := len(dst)
-	a, b = a[:n], b[:n]
-	i := 0
-	for ; i+4 <= n; i += 4 {
-		d, x, y := dst[i:i+4:i+4], a[i:i+4:i+4], b[i:i+4:i+4]
-		d[0] += x[0] * y[0]
-		d[1] += x[1] * y[1]
-		d[2] += x[2] * y[2]
-		d[3] += x[3] * y[3]
-	}
-	for ; i < n; i++ {
-		dst[i] += a[i] * b[i]
-	}
-}
-
 // convAdd computes dst[i] += a[i].
 func convAdd[T Float](dst, a []T) {
 	a = a[:len(dst)]
