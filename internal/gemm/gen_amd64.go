@@ -334,19 +334,11 @@ TEXT ·%s(SB), NOSPLIT, $0-80
 	p("ANDQ $1, CX")
 	p("TESTQ DX, DX")
 	p("JZ %s", l("tail"))
-	// The tile after next, when rows are contiguous (rsA = kc, as the
-	// driver's tiles are when lda = k): R10 walks it mr·8 bytes per pair
-	// of steps, so that it comes from memory while this tile and the next
-	// compute. (Prefetches never fault: past the end they are harmless,
-	// and with rsA > kc they cover only part of it.)
-	p("MOVQ R13, R10")
-	p("IMULQ $%d, R10", 2*mr)
-	p("ADDQ AX, R10")
+	// The tile after next, mr·8 bytes per pair of steps (see tileAhead);
+	// with rsA > kc it covers only part of that tile, harmlessly.
+	tileAhead(mr)
 	label(l("pairs"))
-	for ln := 0; ln < (mr*8+63)/64; ln++ {
-		p("PREFETCHT0 %d(R10)", 64*ln)
-	}
-	p("ADDQ $%d, R10", mr*8)
+	tileAheadLines(mr * 8)
 	for st := 0; st < 2; st++ {
 		for v := 0; v < vecs; v++ {
 			p("VMOVUPS %d(BX), Z%d", 64*(st*vecs+v), bp(st, v))
@@ -448,17 +440,17 @@ TEXT ·%s(SB), NOSPLIT, $0-80
 // ran 15 to 25 % faster than none, 256 best; 1024 fell back.
 const transAhead = 256
 
-// avx512x16 emits fn, an mr×16 kernel (mr a multiple of 4 up to 24) with the signature of the
-// mr×32 ones, for products with at most 16 columns: the input gradient
-// dX = dY·W of a 1×1 convolution from 16 channels and its weight gradient
-// dW = dYᵀ·X. There the 12×32 kernel runs its half-width loop, 12 FMAs per
-// step on 12 accumulators; this one keeps mr accumulators, Z0 to Z(mr-1),
-// one row each, so each B step loaded serves twice the FMAs, and each
-// broadcast A value rides on its FMA. Z24-Z27 hold the B steps of one
-// unrolled iteration. A element (i, p) is at a + 4·(i·rsA + p·csA): AX,
-// R11, R12, DX, SI and DI point at rows 0, 4, …, 20 of step p (see
-// rowAddr); R13 = 4·rsA, R14 = 12·rsA. K1 masks the cols columns of the
-// store; rows past the tile's row count are skipped.
+// avx512x16 emits fn, an mr×16 kernel (mr a multiple of 4 up to 24) with
+// the signature of the mr×32 ones, for products with at most 16 columns:
+// the input gradient dX = dY·W of a 1×1 convolution from 16 channels and
+// its weight gradient dW = dYᵀ·X. There the 12×32 kernel runs its
+// half-width loop, 12 FMAs per step on 12 accumulators; this one keeps mr
+// accumulators, Z0 to Z(mr-1), one row each, so each B step loaded serves
+// twice the FMAs, and each broadcast A value rides on its FMA. Z24-Z27
+// hold the B steps of one unrolled iteration. A element (i, p) is at
+// a + 4·(i·rsA + p·csA): AX, R11, R12, DX, SI and DI point at rows 0, 4,
+// …, 20 of step p (see rowAddr); R13 = 4·rsA, R14 = 12·rsA. K1 masks the
+// cols columns of the store; rows past the tile's row count are skipped.
 func avx512x16(fn string, mr int) {
 	if mr%4 != 0 || mr > 24 {
 		// Rows come in groups of four per base register, six at most, and
@@ -470,7 +462,7 @@ func avx512x16(fn string, mr int) {
 TEXT ·%s(SB), NOSPLIT, $0-104
 `, fn, fn)
 	l := func(s string) string { return fn + s }
-	bases := []string{"AX", "R11", "R12", "DX", "SI", "DI"}[:(mr+3)/4] // as rowAddr
+	bases := rowBases[:(mr+3)/4]
 	label(l("tile"))
 	p("MOVQ c+48(FP), DI")
 	p("MOVQ ldc+56(FP), SI")
@@ -546,26 +538,18 @@ TEXT ·%s(SB), NOSPLIT, $0-104
 	p("TESTQ CX, CX")
 	p("JZ %s", l("one"))
 	// Rows read in place one after the other (csA = 1, rsA = kc: the
-	// input gradient dY·W) make the tiles of a runTiles call one
-	// contiguous run; the loop then prefetches the tile after next, mr·16
-	// bytes per iteration, so that it comes from memory while this one
-	// computes: dX/expand16to96 ran 30 % faster than without, and two
-	// tiles ahead 4 % faster than one. (Prefetches never fault: past the
-	// last tile they are harmless.)
+	// input gradient dY·W): the loop prefetches the tile after next, mr·16
+	// bytes per iteration (see tileAhead): dX/expand16to96 ran 30 % faster
+	// than without, and two tiles ahead 4 % faster than one.
 	p("CMPQ R15, $4")
 	p("JNE %s", l("trans"))
 	p("MOVQ kc+0(FP), R10")
 	p("SHLQ $2, R10")
 	p("CMPQ R10, R13")
 	p("JNE %s", l("four"))
-	p("MOVQ R13, R10")
-	p("IMULQ $%d, R10", 2*mr)
-	p("ADDQ AX, R10")
+	tileAhead(mr)
 	loop("fourpf", "CX", func() {
-		for ln := 0; ln < mr*16/64; ln++ {
-			p("PREFETCHT0 %d(R10)", 64*ln)
-		}
-		p("ADDQ $%d, R10", mr*16)
+		tileAheadLines(mr * 16)
 		steps(false)
 	})
 	p("JMP %s", l("one"))
@@ -651,6 +635,27 @@ func nextTile(mr int, fn string, args frameArgs) {
 	out.WriteString("\n")
 }
 
+// tileAhead points R10 at the tile after next of a kernel whose A rows
+// are read in place, R13 bytes apart starting at AX: when the rows are
+// contiguous (rsA = kc, as the driver's tiles are when lda = k), the tiles
+// of a call form one run, and walking that tile while this one and the
+// next compute brings it from memory in time. Prefetches never fault:
+// past the last tile they are harmless.
+func tileAhead(mr int) {
+	p("MOVQ R13, R10")
+	p("IMULQ $%d, R10", 2*mr)
+	p("ADDQ AX, R10")
+}
+
+// tileAheadLines prefetches the next bytes of the tile R10 walks (see
+// tileAhead) and moves R10 on by them.
+func tileAheadLines(bytes int) {
+	for ln := 0; ln < (bytes+63)/64; ln++ {
+		p("PREFETCHT0 %d(R10)", 64*ln)
+	}
+	p("ADDQ $%d, R10", bytes)
+}
+
 // storeEntry emits the start of the store of the mr×32 and mr×16 kernels
 // (fn prefixes the labels): C's first row in DI, its row stride in SI, the
 // tile's row count in R8, alpha in Z31 and its bits in R11. It branches to
@@ -717,12 +722,16 @@ TEXT ·sfenceAMD64(SB), NOSPLIT, $0-0
 	out.WriteString("\n")
 }
 
+// rowBases are the registers that point at rows 0, 4, 8, … of A's current
+// step (see rowAddr).
+var rowBases = []string{"AX", "R11", "R12", "DX", "SI", "DI"}
+
 // rowAddr is the address, disp bytes on, of A's row i of the current step
 // in the AVX-512 kernels: AX, R11 and R12 point at rows 0, 4 and 8 (and
 // in avx512x16 DX, SI and DI at rows 12, 16 and 20), R13 and R14 hold one
 // and three row strides.
 func rowAddr(i, disp int) string {
-	base := []string{"AX", "R11", "R12", "DX", "SI", "DI"}[i/4]
+	base := rowBases[i/4]
 	d := ""
 	if disp != 0 {
 		d = fmt.Sprint(disp)
