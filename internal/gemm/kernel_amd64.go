@@ -197,9 +197,10 @@ func runAVX512NT(kc int, a []float32, rsA, csA int, b []float32, csB int, c []fl
 	tilesAVX512NT(kc, a, rsA, csA, b, csB, c, ldc, alpha, beta, cols, tiles, aStep)
 }
 
-// checkAVX512 checks the bounds the assembly relies on: it reads all mr
-// rows of A and 16 or 32 columns of B whatever rows and cols are, for
-// each of tiles tiles.
+// checkAVX512 checks the bounds the assembly of an mr×nr kernel relies on:
+// it reads all mr rows of A and all nr columns of B (16 in the half-width
+// loop of the 32-wide kernels) whatever rows and cols are, for each of
+// tiles tiles.
 func checkAVX512(mr, nr, kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc, rows, cols, tiles, aStep int) {
 	if tiles < 1 || aStep < 0 {
 		panic("gemm: bad tile count or A step")
