@@ -387,7 +387,7 @@ func TestCols16(t *testing.T) {
 		{false, 1000, 16, 96}, // dX/expand16to96
 		{false, 999, 13, 40},
 		{false, 300, 16, 700}, // k over kc: rows no longer contiguous per block
-		{true, 96, 16, 5000},  // dW/expand16to96
+		{true, 96, 16, 5003},  // dW/expand16to96: the tiles sweep the next k block
 		{true, 70, 16, 3001},
 	} {
 		require.Same(t, k.cols16, k.fit(sh.m, sh.n), "%+v", sh)
@@ -424,8 +424,10 @@ func TestNonTemporalStores(t *testing.T) {
 // TestRunTilesMatchesRun checks that a kernel's runTiles over several tiles
 // writes exactly what run writes tile by tile, for A read as packed panels
 // (aStep = mr·kc), in place by rows (aStep = mr·lda) and in place
-// transposed (aStep = mr), with beta 0 and 1 and ragged columns. Both do
-// the same float32 operations in the same order, so they agree bit for bit.
+// transposed (aStep = mr; also with the tiles covering whole rows, which
+// the 24×16 kernel prefetches as one run), with beta 0 and 1 and ragged
+// columns. Both do the same float32 operations in the same order, so they
+// agree bit for bit.
 func TestRunTilesMatchesRun(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(13, 14))
 	for _, kern := range kernels() {
@@ -455,6 +457,8 @@ func TestRunTilesMatchesRun(t *testing.T) {
 						{"packed", 1, mr, mr * kc},
 						{"rows", lda, 1, mr * lda},
 						{"transposed", 1, tiles*mr + 1, mr},
+						// Whole rows: the 24×16 kernel sweeps the next k block.
+						{"transposed whole rows", 1, tiles * mr, mr},
 					} {
 						// a is sized for every layout: a layout that
 						// did not fit would be a broken test, not a

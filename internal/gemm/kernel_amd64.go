@@ -30,7 +30,7 @@ func kernelAVX512P24(kc int, a *float32, rsA int, b *float32, c *float32, ldc in
 func kernelAVX512P40(kc int, a *float32, rsA int, b *float32, c *float32, ldc int, alpha, beta float32, rows, tiles, aStep int)
 
 //go:noescape
-func kernelAVX512x24x16(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int)
+func kernelAVX512x24x16(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int, sweep uintptr)
 
 func sfenceAMD64()
 
@@ -80,16 +80,17 @@ var avx512Kernel8 = avx512Sibling(8, kernelAVX512x8, nil)
 // avx512Kernel24x16 is the kernel of products with at most 16 columns (see
 // microKernel.cols16): 24 rows of one zmm each, so that a B step serves 24
 // FMAs where the 12×32 kernel's half-width loop gives it 12. Its loop
-// prefetches A read in place itself, as a steady trickle, so it has no
-// driver prefetch: the driver's bursts of next-block prefetches on top made
-// dW/expand16to96 a third slower.
+// prefetches A read in place itself, as a steady trickle (for the weight
+// gradient, the next k block as one sequential run: see sweepStart), so it
+// has no driver prefetch: the driver's bursts of next-block prefetches on
+// top made dW/expand16to96 a third slower.
 var avx512Kernel24x16 = microKernel{
 	name: "avx512-24x16",
 	mr:   24, nr: 16,
 	kc: 512, mc: 144, nc: 2048,
 	direct:    true,
-	run:       avx512Single(24, 16, kernelAVX512x24x16),
-	runTiles:  avx512Multi(24, 16, kernelAVX512x24x16),
+	run:       run24x16,
+	runTiles:  runTiles24x16,
 	transpose: runTransposeAVX512,
 }
 
@@ -262,3 +263,27 @@ func kernels() []*microKernel {
 // which measures the machine's attainable FP32 peak (768 flops per
 // iteration). It is used by BenchmarkPeak only.
 func fmaPeakAVX512(n int)
+
+func run24x16(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, rows, cols int) {
+	checkAVX512(24, 16, kc, a, rsA, csA, b, csB, c, ldc, rows, cols, 1, 0)
+	kernelAVX512x24x16(kc, &a[0], rsA, csA, &b[0], csB, &c[0], ldc, alpha, beta, rows, cols, 1, 0, 0)
+}
+
+func runTiles24x16(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, cols, tiles, aStep int) {
+	checkAVX512(24, 16, kc, a, rsA, csA, b, csB, c, ldc, 24, cols, tiles, aStep)
+	kernelAVX512x24x16(kc, &a[0], rsA, csA, &b[0], csB, &c[0], ldc, alpha, beta, 24, cols, tiles, aStep, sweepStart(24, kc, a, rsA, csA, tiles, aStep))
+}
+
+// sweepStart is the address of the next k block of A when the tiles of a
+// call, mr rows each, cover whole rows of A transposed in place (rsA = 1,
+// tiles side by side, csA = tiles·mr: the weight gradient dYᵀ·X with all
+// of dY's channels, split over k), and 0 otherwise. That block is then
+// one contiguous run, which the kernel prefetches as it goes (see
+// avx512x16 in gen_amd64.go). It is an address, not a pointer: the run
+// may lie past the end of a, and prefetches never fault.
+func sweepStart(mr, kc int, a []float32, rsA, csA, tiles, aStep int) uintptr {
+	if rsA != 1 || aStep != mr || csA != tiles*mr {
+		return 0
+	}
+	return uintptr(unsafe.Pointer(unsafe.SliceData(a))) + uintptr(4*kc*csA)
+}
