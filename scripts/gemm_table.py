@@ -31,6 +31,7 @@ GEMM = os.path.join(ROOT, "internal", "gemm")
 BENCH = "PeakAllCores|Stream|BenchmarkSgemm$"
 TARGET = 70.0  # % of the measured peak, the speed issue's target
 ISSUE_PEAK = 447.0  # GFLOP/s, the speed issue's figure for this machine
+MARGIN = 3.0  # products this close to the target get their rounds printed
 
 PEAK = re.compile(r"^BenchmarkPeakAllCores\S*\s.*?([\d.]+) GFLOP/s")
 STREAM = re.compile(r"^BenchmarkStream/(\w+)\S*\s.*?([\d.]+) GB/s")
@@ -100,7 +101,7 @@ def main():
     print()
     print("| 1×1 convolution | forward | dX | dW |")
     print("|---|---|---|---|")
-    reached, short, ratios = 0, [], {"fwd": [], "dX": [], "dW": []}
+    reached, close, ratios = 0, [], {"fwd": [], "dX": [], "dW": []}
     for conv in convs:
         cells = []
         for kind in ("fwd", "dX", "dW"):
@@ -114,13 +115,15 @@ def main():
             cells.append(cell)
             if p >= TARGET:
                 reached += 1
-            else:
-                short.append(f"{name}: {p:.1f} % (rounds: {', '.join(f'{x:.0f}' for x in pct[name])})")
+            if p < TARGET + MARGIN:
+                close.append(f"{name}: {p:.1f} % (rounds: {', '.join(f'{x:.0f}' for x in pct[name])})")
         print(f"| {conv} | " + " | ".join(cells) + " |")
     print()
     print(f"{reached} of {3 * len(convs)} products at {TARGET:.0f} % of the measured peak or more")
-    for s in short:
-        print("  short:", s)
+    if close:
+        print(f"below {TARGET + MARGIN:.0f} %, each round's share:")
+    for s in close:
+        print("  " + s)
     fixed = sum(med(ours[f"{kind}/{conv}"]) >= TARGET / 100 * ISSUE_PEAK
                 for conv in convs for kind in ("fwd", "dX", "dW"))
     print(f"{fixed} of {3 * len(convs)} at {TARGET:.0f} % of the issue's fixed {ISSUE_PEAK:.0f} GFLOP/s")

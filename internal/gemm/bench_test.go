@@ -112,7 +112,7 @@ func runBench(b *testing.B, s benchShape, call func(d benchData)) {
 // reading it (an AVX-512 column sum), copying it (Go's copy; GB/s counts
 // the bytes read and written), and writing it as the C of a k = 1 product,
 // which stores it the way the products with large C do (non-temporally,
-// see streams): fwd/expand16to96 writes 38.5 MB for 3 GFLOP, so this
+// see streams): fwd/expand16to96 writes 38.5 MB for 0.31 GFLOP, so this
 // write rate bounds its FLOP rate.
 func BenchmarkStream(b *testing.B) {
 	const n = 32 << 20 // floats
