@@ -458,8 +458,8 @@ func avx512x16(fn string, mr int) {
 		log.Fatalf("avx512x16: %d rows, want a multiple of 4 up to 24", mr)
 	}
 	fmt.Fprintf(&out, `
-// func %s(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int, sweep uintptr)
-TEXT ·%s(SB), NOSPLIT, $0-112
+// func %s(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int, sweep, sweepB uintptr)
+TEXT ·%s(SB), NOSPLIT, $0-120
 `, fn, fn)
 	l := func(s string) string { return fn + s }
 	bases := rowBases[:(mr+3)/4]
@@ -501,8 +501,8 @@ TEXT ·%s(SB), NOSPLIT, $0-112
 	// A step reads A through the base registers (byRows), or, when rsA = 1
 	// and a step's rows are adjacent, through AX alone with displacements
 	// (adjacent), then also prefetching transAhead steps ahead of the
-	// tile's own rows (ahead) or the next stretch of a sequential run at
-	// R10 (sweep).
+	// tile's own rows (ahead) or the next stretch of two sequential runs,
+	// A's at R10 and B's at R11 (sweep).
 	type aRead int
 	const (
 		byRows aRead = iota
@@ -517,11 +517,15 @@ TEXT ·%s(SB), NOSPLIT, $0-112
 			p("PREFETCHT0 (AX)(R10*1)")
 			p("PREFETCHT0 64(AX)(R10*1)")
 		case sweep:
-			// The run moves on as fast as the tile reads A, 16·mr
-			// bytes per four steps, in whole lines.
+			// A's run moves on as fast as the tile reads A, 16·mr
+			// bytes per four steps, in whole lines; B's by a line.
 			lines := mr / 4
 			for ln := lines * s / unroll; ln < lines*(s+1)/unroll; ln++ {
 				p("PREFETCHT0 %d(R10)", 64*ln)
+			}
+			if s == 1 {
+				p("PREFETCHT0 (R11)")
+				p("ADDQ $64, R11")
 			}
 			if s == unroll-1 {
 				p("ADDQ $%d, R10", 64*lines)
@@ -582,8 +586,9 @@ TEXT ·%s(SB), NOSPLIT, $0-112
 	// sequential run, the way a plain read streams memory (dW/expand16to96
 	// at batch 32 ran 10 % faster than with ahead, at batch 8, whose 45 MB
 	// partly stay in the last-level cache, 1 to 4 %; half a block ahead ran
-	// 13 % slower and two blocks 2 %). Otherwise each tile prefetches its
-	// own rows transAhead steps ahead.
+	// 13 % slower and two blocks 2 %), and the same for B from sweepB, a
+	// line per four steps (X's next block, read in place: 4 to 6 % more).
+	// Otherwise each tile prefetches its own rows transAhead steps ahead.
 	label(l("trans"))
 	p("CMPQ R13, $4")
 	p("JNE %s", l("four"))
@@ -601,9 +606,11 @@ TEXT ·%s(SB), NOSPLIT, $0-112
 	loop("loop1T", "R9", func() { step(0, ahead) })
 	p("JMP %s", l("store"))
 	label(l("sweep"))
+	p("MOVQ sweepB+112(FP), R11")
 	loop("fourS", "CX", func() { steps(sweep) })
 	// The next tile of the call goes on from here.
 	p("MOVQ R10, sweep+104(FP)")
+	p("MOVQ R11, sweepB+112(FP)")
 	p("TESTQ R9, R9")
 	p("JZ %s", l("store"))
 	loop("loop1S", "R9", func() { step(0, adjacent) })

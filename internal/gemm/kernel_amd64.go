@@ -30,7 +30,7 @@ func kernelAVX512P24(kc int, a *float32, rsA int, b *float32, c *float32, ldc in
 func kernelAVX512P40(kc int, a *float32, rsA int, b *float32, c *float32, ldc int, alpha, beta float32, rows, tiles, aStep int)
 
 //go:noescape
-func kernelAVX512x24x16(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int, sweep uintptr)
+func kernelAVX512x24x16(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int, sweep, sweepB uintptr)
 
 func sfenceAMD64()
 
@@ -266,24 +266,36 @@ func fmaPeakAVX512(n int)
 
 func run24x16(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, rows, cols int) {
 	checkAVX512(24, 16, kc, a, rsA, csA, b, csB, c, ldc, rows, cols, 1, 0)
-	kernelAVX512x24x16(kc, &a[0], rsA, csA, &b[0], csB, &c[0], ldc, alpha, beta, rows, cols, 1, 0, 0)
+	kernelAVX512x24x16(kc, &a[0], rsA, csA, &b[0], csB, &c[0], ldc, alpha, beta, rows, cols, 1, 0, 0, 0)
 }
 
 func runTiles24x16(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, cols, tiles, aStep int) {
 	checkAVX512(24, 16, kc, a, rsA, csA, b, csB, c, ldc, 24, cols, tiles, aStep)
-	kernelAVX512x24x16(kc, &a[0], rsA, csA, &b[0], csB, &c[0], ldc, alpha, beta, 24, cols, tiles, aStep, sweepStart(24, kc, a, rsA, csA, tiles, aStep))
+	sweepA, sweepB := sweepStarts(24, kc, a, rsA, csA, tiles, aStep, b, csB)
+	kernelAVX512x24x16(kc, &a[0], rsA, csA, &b[0], csB, &c[0], ldc, alpha, beta, 24, cols, tiles, aStep, sweepA, sweepB)
 }
 
-// sweepStart is the address of the next k block of A when the tiles of a
-// call, mr rows each, cover whole rows of A transposed in place (rsA = 1,
-// tiles side by side, csA = tiles·mr: the weight gradient dYᵀ·X with all
-// of dY's channels, split over k), and 0 otherwise. That block is then
-// one contiguous run, which the kernel prefetches as it goes (see
-// avx512x16 in gen_amd64.go). It is an address, not a pointer: the run
-// may lie past the end of a, and prefetches never fault.
-func sweepStart(mr, kc int, a []float32, rsA, csA, tiles, aStep int) uintptr {
-	if rsA != 1 || aStep != mr || csA != tiles*mr {
-		return 0
+// sweepStarts returns the addresses of the next k blocks of A and B when
+// the tiles of a call, mr rows each, cover whole rows of A transposed in
+// place (rsA = 1, tiles side by side, csA = tiles·mr: the weight gradient
+// dYᵀ·X with all of dY's channels, split over k), and 0, 0 otherwise.
+// A's next block is then one contiguous run, which the kernel prefetches
+// as it goes (see avx512x16 in gen_amd64.go), and so is B's when B is read
+// in place with rows of at most 4·tiles floats (X, with 16 channels): the
+// kernel takes a line of it per four steps. They are addresses, not
+// pointers, and only ever prefetched: a block past the end of a or b
+// (the last one) is not swept, and a B that is a packed panel, whose next
+// block is not there, costs a few useless prefetches, never a wrong
+// result. The kernel always gets both or neither: without B's next block
+// in b it sweeps B's current one, which its tiles read anyway.
+func sweepStarts(mr, kc int, a []float32, rsA, csA, tiles, aStep int, b []float32, csB int) (sweepA, sweepB uintptr) {
+	if rsA != 1 || aStep != mr || csA != tiles*mr || cap(a) < 2*kc*csA {
+		return 0, 0
 	}
-	return uintptr(unsafe.Pointer(unsafe.SliceData(a))) + uintptr(4*kc*csA)
+	sweepA = uintptr(unsafe.Pointer(unsafe.SliceData(a))) + uintptr(4*kc*csA)
+	sweepB = uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	if csB <= 4*tiles && cap(b) >= 2*kc*csB {
+		sweepB += uintptr(4 * kc * csB)
+	}
+	return sweepA, sweepB
 }

@@ -4175,8 +4175,8 @@ kernelAVX512P40ret:
 	RET
 
 
-// func kernelAVX512x24x16(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int, sweep uintptr)
-TEXT ·kernelAVX512x24x16(SB), NOSPLIT, $0-112
+// func kernelAVX512x24x16(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int, sweep, sweepB uintptr)
+TEXT ·kernelAVX512x24x16(SB), NOSPLIT, $0-120
 kernelAVX512x24x16tile:
 	MOVQ c+48(FP), DI
 	MOVQ ldc+56(FP), SI
@@ -4590,6 +4590,7 @@ kernelAVX512x24x16loop1T:
 	JNZ kernelAVX512x24x16loop1T
 	JMP kernelAVX512x24x16store
 kernelAVX512x24x16sweep:
+	MOVQ sweepB+112(FP), R11
 kernelAVX512x24x16fourS:
 	PREFETCHT0 0(R10)
 	VMOVUPS (BX), Z24
@@ -4621,6 +4622,8 @@ kernelAVX512x24x16fourS:
 	ADDQ R8, BX
 	PREFETCHT0 64(R10)
 	PREFETCHT0 128(R10)
+	PREFETCHT0 (R11)
+	ADDQ $64, R11
 	VMOVUPS (BX), Z25
 	VFMADD231PS.BCST 0(AX), Z25, Z0
 	VFMADD231PS.BCST 4(AX), Z25, Z1
@@ -4709,6 +4712,7 @@ kernelAVX512x24x16fourS:
 	DECQ CX
 	JNZ kernelAVX512x24x16fourS
 	MOVQ R10, sweep+104(FP)
+	MOVQ R11, sweepB+112(FP)
 	TESTQ R9, R9
 	JZ kernelAVX512x24x16store
 kernelAVX512x24x16loop1S:
