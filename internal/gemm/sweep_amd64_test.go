@@ -35,7 +35,7 @@ func TestSweepStarts(t *testing.T) {
 		a                      []float32
 		rsA, csA, tiles, aStep int
 	}{
-		{"A's last block", a[:kc*96+5 : kc*96+5], 1, 96, 4, mr},
+		{"A's last block", a[: kc*96+5 : kc*96+5], 1, 96, 4, mr},
 		{"rows of a wider A", a, 1, 97, 4, mr},
 		{"part of the rows", a, 1, 96, 3, mr},
 		{"tiles apart", a, 1, 96, 4, mr + 1},
