@@ -230,6 +230,14 @@ func (t *Trainer[T]) runEpoch(ctx context.Context) (EpochMetrics, error) {
 		if err != nil {
 			return m, fmt.Errorf("train: epoch %d: %w", epoch, err)
 		}
+		if bar == nil && t.cfg.Progress != nil {
+			// The loader does not tell its batch size; the first batch
+			// does, and with it the images an epoch visits whether or not
+			// the last short batch is dropped. The bar's clock starts
+			// before the first step, so that its rate counts that step.
+			n := min(t.cfg.Train.Dataset().Len(), t.cfg.Train.Len()*b.N)
+			bar = t.newBar(n, fmt.Sprintf("epoch %d/%d", epoch, t.cfg.Epochs))
+		}
 		lr := t.cfg.Schedule.LR(t.step)
 		loss, err := t.trainStep(b, lr)
 		if err != nil {
@@ -246,17 +254,22 @@ func (t *Trainer[T]) runEpoch(ctx context.Context) (EpochMetrics, error) {
 			Top1: float64(t.loss.Correct()) / float64(b.N), LR: lr, Images: b.N,
 			ImagesPerS: float64(images) / trainTime.Seconds(),
 		}
-		if bar == nil && t.cfg.Progress != nil {
-			// The loader does not tell its batch size; the first batch
-			// does, and with it the images an epoch visits whether or not
-			// the last short batch is dropped.
-			n := min(t.cfg.Train.Dataset().Len(), t.cfg.Train.Len()*b.N)
-			bar = t.newBar(n, fmt.Sprintf("epoch %d/%d", epoch, t.cfg.Epochs))
-		}
 		if bar != nil {
-			bar.Describe(fmt.Sprintf("epoch %d/%d loss %.3f acc %5.1f%%", epoch, t.cfg.Epochs,
-				lossSum/float64(images), 100*float64(correct)/float64(images)))
-			_ = bar.Add(b.N) // the bar only draws; its errors are the terminal's
+			// Add and Describe both draw, at most every 200 ms. The
+			// epoch's first batch is counted before it is described,
+			// so that the first drawing shows it and its rate, not 0
+			// images at 0 img/hr; later ones after, because Describe
+			// draws a finished bar's last line again. The bar only
+			// draws; its errors are the terminal's.
+			desc := fmt.Sprintf("epoch %d/%d loss %.3f acc %5.1f%%", epoch, t.cfg.Epochs,
+				lossSum/float64(images), 100*float64(correct)/float64(images))
+			if images == b.N && images < bar.GetMax() {
+				_ = bar.Add(b.N)
+				bar.Describe(desc)
+			} else {
+				bar.Describe(desc)
+				_ = bar.Add(b.N)
+			}
 		}
 		if t.step%t.cfg.LogEvery == 0 {
 			if err := t.log.write(sm); err != nil {
@@ -295,11 +308,14 @@ func (t *Trainer[T]) runEpoch(ctx context.Context) (EpochMetrics, error) {
 	return m, nil
 }
 
+// newBar returns a progress bar of n images on Config.Progress, or nil
+// without one. Its clock starts now: left to start at its first drawing,
+// after the first batch, it divided that batch by microseconds.
 func (t *Trainer[T]) newBar(n int, desc string) *progressbar.ProgressBar {
 	if t.cfg.Progress == nil {
 		return nil
 	}
-	return progressbar.NewOptions(n,
+	bar := progressbar.NewOptions(n,
 		progressbar.OptionSetWriter(t.cfg.Progress),
 		progressbar.OptionSetDescription(desc),
 		progressbar.OptionShowIts(),
@@ -310,6 +326,8 @@ func (t *Trainer[T]) newBar(n int, desc string) *progressbar.ProgressBar {
 		progressbar.OptionThrottle(200*time.Millisecond),
 		progressbar.OptionOnCompletion(func() { fmt.Fprintln(t.cfg.Progress) }),
 	)
+	bar.StartWithoutRender()
+	return bar
 }
 
 // trainStep runs one batch: forward, loss, backward, checks, update.

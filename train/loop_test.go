@@ -9,6 +9,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -354,6 +356,22 @@ func TestProgressBar(t *testing.T) {
 	assert.Contains(t, out, "epoch 1/1 loss")
 	assert.Contains(t, out, "img/s")
 	assert.Contains(t, out, "validate")
+	// Each bar finishes once, and no drawing shows a rate measured from
+	// the first drawing rather than from the start: such a rate either
+	// counts 0 images (0 img/hr) or divides a batch by microseconds,
+	// millions of images a second where the test model runs a few
+	// thousand.
+	assert.Equal(t, 1, strings.Count(out, "| (48/48,"), "epoch bar finished once:\n%s", out)
+	assert.Equal(t, 1, strings.Count(out, "| (24/24,"), "validation bar finished once:\n%s", out)
+	assert.NotContains(t, out, "img/hr")
+	assert.NotContains(t, out, "img/min")
+	rates := regexp.MustCompile(`, (\d+) img/s\)`).FindAllStringSubmatch(out, -1)
+	require.NotEmpty(t, rates, out)
+	for _, r := range rates {
+		v, err := strconv.Atoi(r[1])
+		require.NoError(t, err)
+		assert.Less(t, v, 100_000, "a rate of %s img/s:\n%s", r[1], out)
+	}
 }
 
 func TestConfigValidation(t *testing.T) {
