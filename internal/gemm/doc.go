@@ -36,9 +36,11 @@
 // products with 40 or 16 rows exactly where 12-row tiles leave a sixth or
 // a third of every panel's FMAs idle (microKernel.fit picks one per
 // product), and a non-temporal variant whose stores skip reading C, for a
-// C of 32 MB or more that could not stay in the caches anyway. Each call
-// computes a whole column of tiles: with k as short as 16 the call from Go
-// cost a tenth of a tile.
+// C of 32 MB or more that could not stay in the caches anyway; it computes
+// each 12-row tile as two halves of 6 and stores one half while the next
+// computes, since a burst of such stores at the end of a tile stalls the
+// FMAs behind it. Each call computes a whole column of tiles: with k as
+// short as 16 the call from Go cost a tenth of a tile.
 //
 // Products with at most 16 columns (the input and weight gradients of
 // 1×1 convolutions from 16 channels) run on a 24×16 tile instead of the

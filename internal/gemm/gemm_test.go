@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -481,6 +482,68 @@ func TestRunTilesMatchesRun(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestRunNTMatchesRun checks that a kernel's non-temporal runNT writes
+// exactly what run writes tile by tile, for A packed, in place by rows and
+// in place transposed, with alpha 1 and not, over k from 1 step to several
+// unrolled iterations: the AVX-512 one computes each tile in two halves
+// and stores a half while the next computes, a row every other step of
+// its first iterations, the rest at once when k is too short to carry
+// them. Both do the same float32 operations in the same order, so they
+// agree bit for bit.
+func TestRunNTMatchesRun(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(17, 18))
+	for _, kern := range kernels() {
+		if kern.runNT == nil {
+			continue
+		}
+		mr, nr := kern.mr, kern.nr
+		for _, kc := range []int{1, 3, 4, 5, 8, 9, 12, 13, 16, 24, 33} {
+			for _, tiles := range []int{1, 2, 3, 5} {
+				for _, alpha := range []float32{1, 0.5} {
+					b := make([]float32, kc*nr)
+					for i := range b {
+						b[i] = float32(rnd.NormFloat64())
+					}
+					lda := kc + 3
+					a := make([]float32, tiles*mr*lda+mr*kc*tiles)
+					for i := range a {
+						a[i] = float32(rnd.NormFloat64())
+					}
+					const ldc = 48 // a multiple of 16 floats: every row 64-byte aligned
+					for _, l := range []struct {
+						name            string
+						rsA, csA, aStep int
+					}{
+						{"packed", 1, mr, mr * kc},
+						{"rows", lda, 1, mr * lda},
+						{"transposed", 1, tiles*mr + 1, mr},
+					} {
+						want := alignedFloats(tiles * mr * ldc)
+						got := alignedFloats(tiles * mr * ldc)
+						for i := range want {
+							want[i] = float32(rnd.NormFloat64()) // beta = 0 must not read these
+							got[i] = want[i]
+						}
+						for tile := range tiles {
+							kern.run(kc, a[tile*l.aStep:], l.rsA, l.csA, b, nr, want[tile*mr*ldc:], ldc, alpha, 0, mr, nr)
+						}
+						kern.runNT(kc, a, l.rsA, l.csA, b, nr, got, ldc, alpha, 0, nr, tiles, l.aStep)
+						kern.fence()
+						require.Equal(t, want, got, "%s kc=%d tiles=%d alpha=%v A %s", kern.name, kc, tiles, alpha, l.name)
+					}
+				}
+			}
+		}
+	}
+}
+
+// alignedFloats returns n floats starting on a 64-byte boundary.
+func alignedFloats(n int) []float32 {
+	x := make([]float32, n+16)
+	off := int(uintptr(unsafe.Pointer(&x[0]))%64) / 4
+	return x[(16-off)%16:][:n]
 }
 
 // TestPairs runs products with 24 and 40 columns on the pair kernels (see
