@@ -24,10 +24,7 @@ func (c epiCase) String() string {
 func newEpilogue(rnd *rand.Rand, c epiCase, m, n, k, ldc int) *Epilogue {
 	e := &Epilogue{Act: c.act}
 	vec := func() []float32 {
-		v := make([]float32, n)
-		for j := range v {
-			v[j] = float32(rnd.NormFloat64())
-		}
+		v := normals(rnd, n)
 		return v
 	}
 	if c.scale {

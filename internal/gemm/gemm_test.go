@@ -45,10 +45,7 @@ func newProblem(rnd *rand.Rand, transA, transB bool, m, n, k int, alpha, beta fl
 		if rows == 0 || cols == 0 {
 			return nil
 		}
-		s := make([]float32, (rows-1)*ld+cols)
-		for i := range s {
-			s[i] = float32(rnd.NormFloat64())
-		}
+		s := normals(rnd, (rows-1)*ld+cols)
 		return s
 	}
 	p.a = fill(rowsA, colsA, p.lda)
@@ -291,10 +288,7 @@ func TestPackA(t *testing.T) {
 					if transA {
 						lda = m + 1
 					}
-					a := make([]float32, 700*lda)
-					for i := range a {
-						a[i] = float32(rnd.NormFloat64())
-					}
+					a := normals(rnd, 700*lda)
 					panels := (mc + mr - 1) / mr
 					got := make([]float32, panels*mr*kc)
 					for i := range got {
@@ -441,15 +435,9 @@ func TestRunTilesMatchesRun(t *testing.T) {
 				for _, beta := range []float32{0, 1} {
 					const tiles = 4
 					width := kern.panelWidth(cols)
-					b := make([]float32, kc*width)
-					for i := range b {
-						b[i] = float32(rnd.NormFloat64())
-					}
+					b := normals(rnd, kc*width)
 					lda := kc + 3
-					a := make([]float32, tiles*mr*lda+mr*kc*tiles)
-					for i := range a {
-						a[i] = float32(rnd.NormFloat64())
-					}
+					a := normals(rnd, tiles*mr*lda+mr*kc*tiles)
 					type layout struct {
 						name            string
 						rsA, csA, aStep int
@@ -466,10 +454,7 @@ func TestRunTilesMatchesRun(t *testing.T) {
 						// case to skip.
 						require.Less(t, l.aStep*(tiles-1)+(mr-1)*l.rsA+(kc-1)*l.csA, len(a), "A layout %s", l.name)
 						ldc := cols + 2
-						c0 := make([]float32, tiles*mr*ldc)
-						for i := range c0 {
-							c0[i] = float32(rnd.NormFloat64())
-						}
+						c0 := normals(rnd, tiles*mr*ldc)
 						want := append([]float32(nil), c0...)
 						got := append([]float32(nil), c0...)
 						for tile := range tiles {
@@ -502,15 +487,9 @@ func TestRunNTMatchesRun(t *testing.T) {
 		for _, kc := range []int{1, 3, 4, 5, 8, 9, 12, 13, 16, 24, 33} {
 			for _, tiles := range []int{1, 2, 3, 5} {
 				for _, alpha := range []float32{1, 0.5} {
-					b := make([]float32, kc*nr)
-					for i := range b {
-						b[i] = float32(rnd.NormFloat64())
-					}
+					b := normals(rnd, kc*nr)
 					lda := kc + 3
-					a := make([]float32, tiles*mr*lda+mr*kc*tiles)
-					for i := range a {
-						a[i] = float32(rnd.NormFloat64())
-					}
+					a := normals(rnd, tiles*mr*lda+mr*kc*tiles)
 					const ldc = 48 // a multiple of 16 floats: every row 64-byte aligned
 					for _, l := range []struct {
 						name            string
@@ -537,6 +516,15 @@ func TestRunNTMatchesRun(t *testing.T) {
 			}
 		}
 	}
+}
+
+// normals returns n standard normal floats.
+func normals(rnd *rand.Rand, n int) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(rnd.NormFloat64())
+	}
+	return x
 }
 
 // alignedFloats returns n floats starting on a 64-byte boundary.
