@@ -23,10 +23,7 @@ func (c epiCase) String() string {
 // dimension ldc. The sums start away from zero so that += is checked.
 func newEpilogue(rnd *rand.Rand, c epiCase, m, n, k, ldc int) *Epilogue {
 	e := &Epilogue{Act: c.act}
-	vec := func() []float32 {
-		v := normals(rnd, n)
-		return v
-	}
+	vec := func() []float32 { return normals(rnd, n) }
 	if c.scale {
 		e.Scale = vec()
 	}
