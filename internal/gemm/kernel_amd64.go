@@ -81,7 +81,7 @@ var avx512Kernel8 = avx512Sibling(8, kernelAVX512x8, nil)
 // microKernel.cols16): 24 rows of one zmm each, so that a B step serves 24
 // FMAs where the 12×32 kernel's half-width loop gives it 12. Its loop
 // prefetches A read in place itself, as a steady trickle (for the weight
-// gradient, the next k block as one sequential run: see sweepStart), so it
+// gradient, the next k blocks as sequential runs: see sweepStarts), so it
 // has no driver prefetch: the driver's bursts of next-block prefetches on
 // top made dW/expand16to96 a third slower.
 var avx512Kernel24x16 = microKernel{
@@ -264,6 +264,9 @@ func kernels() []*microKernel {
 // iteration). It is used by BenchmarkPeak only.
 func fmaPeakAVX512(n int)
 
+// run24x16 and runTiles24x16 are what avx512Single and avx512Multi make
+// of the other kernels, for the 24×16 one, whose assembly also takes the
+// addresses it sweeps (see sweepStarts): none for a single tile.
 func run24x16(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, rows, cols int) {
 	checkAVX512(24, 16, kc, a, rsA, csA, b, csB, c, ldc, rows, cols, 1, 0)
 	kernelAVX512x24x16(kc, &a[0], rsA, csA, &b[0], csB, &c[0], ldc, alpha, beta, rows, cols, 1, 0, 0, 0)
