@@ -1001,8 +1001,8 @@ TEXT ·%s(SB), NOSPLIT, $0-32
 // made it 1.16× faster.
 // Z24, Z25 hold the B step, Z26-Z29 the broadcast A values, Z31 alpha.
 // AX and R11 point at rows 0 and 4 of the half's A step (see rowAddr),
-// DI at the half's first row of C; R9 and R10 at rows 0 and 3 of the
-// pending half's C; R12 at the tile's A.
+// DI at the half's first row of C (it moves down six rows a half), R9 and
+// R10 at rows 0 and 3 of the pending half's C, R12 at the tile's A.
 func avx512NTDeferred(fn string) {
 	const half = 6
 	fmt.Fprintf(&out, `
@@ -1034,7 +1034,7 @@ TEXT ·%s(SB), NOSPLIT, $0-104
 		p("VMOVNTPS Z%d, %s", acc+2*r, addr)
 		p("VMOVNTPS Z%d, 64%s", acc+2*r+1, addr)
 	}
-	step := func(acc, s int, pending int, storeRow int) {
+	step := func(acc, pending, storeRow int) {
 		p("VMOVUPS (BX), Z24")
 		p("VMOVUPS 64(BX), Z25")
 		for r := 0; r < half; r++ {
@@ -1076,7 +1076,7 @@ TEXT ·%s(SB), NOSPLIT, $0-104
 						row = stored
 						stored++
 					}
-					step(acc, s, pending, row)
+					step(acc, pending, row)
 				}
 				p("DECQ DX")
 			}
@@ -1092,8 +1092,8 @@ TEXT ·%s(SB), NOSPLIT, $0-104
 		p("TESTQ DX, DX")
 		p("JZ %s", lp("one"))
 		label(lp("four"))
-		for s := 0; s < unroll; s++ {
-			step(acc, s, pending, -1)
+		for range unroll {
+			step(acc, pending, -1)
 		}
 		p("DECQ DX")
 		p("JNZ %s", lp("four"))
@@ -1101,7 +1101,7 @@ TEXT ·%s(SB), NOSPLIT, $0-104
 		p("TESTQ CX, CX")
 		p("JZ %s", lp("done"))
 		label(lp("loop1"))
-		step(acc, 0, pending, -1)
+		step(acc, pending, -1)
 		p("DECQ CX")
 		p("JNZ %s", lp("loop1"))
 		label(lp("done"))
@@ -1117,34 +1117,27 @@ TEXT ·%s(SB), NOSPLIT, $0-104
 		p("LEAQ (DI)(SI*2), R10")
 		p("ADDQ SI, R10")
 	}
+	// DI moves down C six rows a half; the halves need nothing else of C.
+	sixRows := func() {
+		p("LEAQ (DI)(SI*4), DI")
+		p("LEAQ (DI)(SI*2), DI")
+	}
 	// Rows 0-5 of the first tile, with nothing pending.
 	p("MOVQ R12, AX")
 	p("MOVQ c+48(FP), DI")
 	halfTile("first", 0, -1)
 	label(l("tile"))
 	// Rows 6-11 of this tile.
-	p("LEAQ (R12)(R13*4), AX")
-	p("LEAQ (AX)(R13*2), AX")
-	p("MOVQ c+48(FP), DI")
-	p("LEAQ (DI)(SI*4), DI")
-	p("LEAQ (DI)(SI*2), DI")
+	p("LEAQ (R12)(R14*2), AX")
+	sixRows()
 	halfTile("second", 12, 0)
 	p("DECQ tiles+88(FP)")
 	p("JLE %s", l("flush"))
 	// Rows 0-5 of the next tile.
-	p("MOVQ aStep+96(FP), R10")
-	p("LEAQ (R12)(R10*4), R12")
-	p("MOVQ c+48(FP), DI")
-	p("MOVQ SI, R10")
-	p("IMULQ $12, R10")
-	p("ADDQ R10, DI")
-	p("MOVQ DI, c+48(FP)")
-	// R9 and R10 point at the pending rows 6-11: halfTile set them, and
-	// the IMULQ above took R10; set it again.
-	p("MOVQ R9, R10")
-	p("LEAQ (R10)(SI*2), R10")
-	p("ADDQ SI, R10")
+	p("MOVQ aStep+96(FP), DX")
+	p("LEAQ (R12)(DX*4), R12")
 	p("MOVQ R12, AX")
+	sixRows()
 	halfTile("next", 0, 12)
 	p("JMP %s", l("tile"))
 	label(l("flush"))
