@@ -417,11 +417,8 @@ func TestNonTemporalStores(t *testing.T) {
 }
 
 // TestRunTilesMatchesRun checks that a kernel's runTiles over several tiles
-// writes exactly what run writes tile by tile, for A read as packed panels
-// (aStep = mr·kc), in place by rows (aStep = mr·lda) and in place
-// transposed (aStep = mr; also with the tiles covering whole rows, which
-// the 24×16 kernel prefetches as one run), with beta 0 and 1 and ragged
-// columns. Both do the same float32 operations in the same order, so they
+// writes exactly what run writes tile by tile, for every A layout of
+// tileLayouts, with beta 0 and 1 and ragged columns. Both do the same float32 operations in the same order, so they
 // agree bit for bit.
 func TestRunTilesMatchesRun(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(13, 14))
@@ -436,23 +433,8 @@ func TestRunTilesMatchesRun(t *testing.T) {
 					const tiles = 4
 					width := kern.panelWidth(cols)
 					b := normals(rnd, kc*width)
-					lda := kc + 3
-					a := normals(rnd, tiles*mr*lda+mr*kc*tiles)
-					type layout struct {
-						name            string
-						rsA, csA, aStep int
-					}
-					for _, l := range []layout{
-						{"packed", 1, mr, mr * kc},
-						{"rows", lda, 1, mr * lda},
-						{"transposed", 1, tiles*mr + 1, mr},
-						// Whole rows: the 24×16 kernel sweeps the next k block.
-						{"transposed whole rows", 1, tiles * mr, mr},
-					} {
-						// a is sized for every layout: a layout that
-						// did not fit would be a broken test, not a
-						// case to skip.
-						require.Less(t, l.aStep*(tiles-1)+(mr-1)*l.rsA+(kc-1)*l.csA, len(a), "A layout %s", l.name)
+					a, layouts := tileLayouts(t, rnd, mr, kc, tiles)
+					for _, l := range layouts {
 						ldc := cols + 2
 						c0 := normals(rnd, tiles*mr*ldc)
 						want := append([]float32(nil), c0...)
@@ -470,8 +452,8 @@ func TestRunTilesMatchesRun(t *testing.T) {
 }
 
 // TestRunNTMatchesRun checks that a kernel's non-temporal runNT writes
-// exactly what run writes tile by tile, for A packed, in place by rows and
-// in place transposed, with alpha 1 and not, over k from 1 step to several
+// exactly what run writes tile by tile, for every A layout of tileLayouts,
+// with alpha 1 and not, over k from 1 step to several
 // unrolled iterations: the AVX-512 one computes each tile in two halves
 // and stores a half while the next computes, a row every other step of
 // its first iterations, the rest at once when k is too short to carry
@@ -488,17 +470,9 @@ func TestRunNTMatchesRun(t *testing.T) {
 			for _, tiles := range []int{1, 2, 3, 5} {
 				for _, alpha := range []float32{1, 0.5} {
 					b := normals(rnd, kc*nr)
-					lda := kc + 3
-					a := normals(rnd, tiles*mr*lda+mr*kc*tiles)
+					a, layouts := tileLayouts(t, rnd, mr, kc, tiles)
 					const ldc = 48 // a multiple of 16 floats: every row 64-byte aligned
-					for _, l := range []struct {
-						name            string
-						rsA, csA, aStep int
-					}{
-						{"packed", 1, mr, mr * kc},
-						{"rows", lda, 1, mr * lda},
-						{"transposed", 1, tiles*mr + 1, mr},
-					} {
+					for _, l := range layouts {
 						want := alignedFloats(tiles * mr * ldc)
 						got := alignedFloats(tiles * mr * ldc)
 						for i := range want {
@@ -516,6 +490,36 @@ func TestRunNTMatchesRun(t *testing.T) {
 			}
 		}
 	}
+}
+
+// tileLayout is a way of reading A in place or packed for tiles of mr
+// rows: the rows, steps and tiles of A are rsA, csA and aStep floats apart.
+type tileLayout struct {
+	name            string
+	rsA, csA, aStep int
+}
+
+// tileLayouts returns random floats for A and the layouts in which the
+// kernels read tiles tiles of mr rows and kc steps from them: packed
+// panels (aStep = mr·kc), in place by rows (aStep = mr·lda), in place
+// transposed (aStep = mr), and transposed with the tiles covering whole
+// rows of A (csA = tiles·mr, where the 24×16 kernel sweeps the next k
+// block).
+func tileLayouts(t *testing.T, rnd *rand.Rand, mr, kc, tiles int) ([]float32, []tileLayout) {
+	lda := kc + 3
+	a := normals(rnd, tiles*mr*lda+mr*kc*tiles)
+	layouts := []tileLayout{
+		{"packed", 1, mr, mr * kc},
+		{"rows", lda, 1, mr * lda},
+		{"transposed", 1, tiles*mr + 1, mr},
+		{"transposed whole rows", 1, tiles * mr, mr},
+	}
+	for _, l := range layouts {
+		// a is sized for every layout: a layout that did not fit would
+		// be a broken test, not a case to skip.
+		require.Less(t, l.aStep*(tiles-1)+(mr-1)*l.rsA+(kc-1)*l.csA, len(a), "A layout %s", l.name)
+	}
+	return a, layouts
 }
 
 // normals returns n standard normal floats.
