@@ -174,6 +174,28 @@ func TestKernelsBlocked(t *testing.T) {
 	}
 }
 
+// TestMSplitPacksWholeB checks M splits with a transposed B, whose workers
+// each pack all of op(B) (see task.runRows): k over two blocks and n over
+// one column block of the AVX-512 and AVX2 kernels (nc = 2048), so that
+// packedOffset places more than one block. Kernels that split such a
+// product another way are skipped, but every shape must be run by some.
+func TestMSplitPacksWholeB(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(11, 12))
+	for _, sh := range []struct{ m, n, k, workers int }{{700, 70, 1100, 3}, {200, 2060, 520, 2}} {
+		ran := 0
+		for _, kern := range kernels() {
+			split, _ := chooseSplit(kern.fit(sh.m, sh.n), sh.workers, sh.m, sh.n, sh.k)
+			if split != splitM && split != splitMDynamic {
+				continue
+			}
+			ran++
+			s := scalars[rnd.IntN(len(scalars))]
+			check(t, kern, sh.workers, newProblem(rnd, rnd.IntN(2) == 0, true, sh.m, sh.n, sh.k, s[0], s[1], 3))
+		}
+		require.NotZero(t, ran, "no kernel splits %v by rows", sh)
+	}
+}
+
 // TestZeroK checks the k = 0 and alpha = 0 cases: C = beta·C, and beta = 0
 // must clear C even when it holds NaN.
 func TestZeroK(t *testing.T) {

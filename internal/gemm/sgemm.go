@@ -1,15 +1,17 @@
 package gemm
 
 import (
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/effnet-go/effnet/internal/parallel"
 )
 
-// workspace holds one worker's packing buffers, and, when the k dimension is
-// split across workers, its private partial product.
+// workspace holds one worker's packing buffers: blocks of A and B, all of
+// op(B) when the worker packs it whole (see task.runRows), and, when the k
+// dimension is split across workers, its private partial product.
 type workspace struct {
-	a, b, c []float32
+	a, b, pb, c []float32
 }
 
 // workspaces caches packing buffers across calls so that steady-state calls
@@ -121,22 +123,22 @@ type task struct {
 	split          splitKind
 	parts          int
 	ws             []*workspace
-	// pb is op(B) packed whole, shared by every row chunk of an M split
-	// (see packShared); it is reused across calls like the workspaces.
-	pb []float32
-	// chunks is the number of row chunks of an M split.
+	// chunks is the number of row chunks of an M split, and next the
+	// first one no worker has taken yet.
 	chunks int
-	// shared reports whether an M split uses pb or reads B in place.
-	shared bool
+	next   atomic.Int64
+	// packWhole reports whether the workers of an M split pack all of
+	// op(B) (see runRows) or read B in place.
+	packWhole bool
 	// nt reports whether full tiles store C non-temporally (see streams).
 	nt bool
 	// epi is the epilogue, when hasEpi.
 	epi    epiState
 	hasEpi bool
-	// partsFn, packFn and rowsFn are the method values runParts, packUnits
-	// and runRows, made once per pooled task so that handing them to
-	// parallel.For does not allocate per call.
-	partsFn, packFn, rowsFn func(lo, hi int)
+	// partsFn and rowsFn are the method values runParts and runRows,
+	// made once per pooled task so that handing them to parallel.For does
+	// not allocate per call.
+	partsFn, rowsFn func(lo, hi int)
 }
 
 // rangeOf returns part i's share [lo, hi) of t tiles of size s covering n.
@@ -278,7 +280,7 @@ func sgemmEpi(k *microKernel, workers int, transA, transB bool, m, n, kk int, al
 	t := tasks.get()
 	if t == nil {
 		t = new(task)
-		t.partsFn, t.packFn, t.rowsFn = t.runParts, t.packUnits, t.runRows
+		t.partsFn, t.rowsFn = t.runParts, t.runRows
 	}
 	t.k, t.transA, t.transB, t.m, t.n, t.kk = k, transA, transB, m, n, kk
 	t.alpha, t.beta, t.a, t.lda, t.b, t.ldb, t.c, t.ldc = alpha, beta, a, lda, b, ldb, c, ldc
@@ -292,7 +294,7 @@ func sgemmEpi(k *microKernel, workers int, transA, transB bool, m, n, kk int, al
 	// packing would only copy B once more. (Making the chunks that small
 	// on purpose costs more: each chunk then packs B's ragged last panel.)
 	tiles := (m + k.mr - 1) / k.mr
-	t.shared = !(k.direct && !transB && (tiles+t.chunks-1)/t.chunks*k.mr <= k.mc)
+	t.packWhole = !(k.direct && !transB && (tiles+t.chunks-1)/t.chunks*k.mr <= k.mc)
 	t.hasEpi = e != nil
 	t.nt = streams(k, m, kk, beta, ldc, t.hasEpi)
 	if t.hasEpi {
@@ -311,10 +313,8 @@ func sgemmEpi(k *microKernel, workers int, transA, transB bool, m, n, kk int, al
 		sgemmSerial(k, w, transA, transB, 0, m, 0, n, 0, kk, alpha, a, lda, b, ldb, nil, beta, c, ldc, &v, false)
 		workspaces.put(w)
 	case splitM, splitMDynamic:
-		if t.shared {
-			t.packShared()
-		}
-		parallel.For(t.chunks, 1, t.rowsFn)
+		t.next.Store(0)
+		parallel.For(min(workers, t.chunks), 1, t.rowsFn)
 	default:
 		for range parts {
 			t.ws = append(t.ws, getWorkspace(k, m, n, kk))
@@ -361,46 +361,16 @@ func (t *task) reduceK() {
 	}
 }
 
-// packShared packs all of op(B) into t.pb for an M split, so that B is
-// packed once per call rather than once per worker and row chunk: with
-// transposed B (the forward 1×1 convolution, C = X·Wᵀ) each row chunk
-// repacking all of B cost as much as a tenth of the product. The blocks
-// are laid out as sgemmSerial reads them: the kc×nc block (jc, pc) at
-// packedOffset, its panels at jr·kc within it. The panels are packed in
-// parallel unless B is small enough that waking the workers costs more.
-func (t *task) packShared() {
+// packWhole packs all of op(B) into dst, laid out as sgemmSerial reads a
+// whole packed B: the kc×nc block (jc, pc) at packedOffset, its panels at
+// jr·kc within it.
+func (t *task) packWholeB(dst []float32) {
 	k := t.k
-	t.pb = grow(t.pb, t.kk*roundUp(t.n, k.nr))
-	units := t.packUnitCount()
-	if t.kk*t.n <= serialPackFloats {
-		t.packUnits(0, units)
-		return
-	}
-	parallel.For(units, 1, t.packFn)
-}
-
-// serialPackFloats is the size of op(B) below which packShared packs in
-// the calling goroutine: about 10 µs of packing, the order of a parallel
-// wake-up.
-const serialPackFloats = 1 << 14
-
-// packUnitCount is the number of micro-panels (kc deep, nr wide) of op(B).
-func (t *task) packUnitCount() int {
-	return (t.kk + t.k.kc - 1) / t.k.kc * ((t.n + t.k.nr - 1) / t.k.nr)
-}
-
-// packUnits packs micro-panels [lo, hi) of op(B) into t.pb; unit u is
-// panel u mod panels of k block u / panels.
-func (t *task) packUnits(lo, hi int) {
-	k := t.k
-	panels := (t.n + k.nr - 1) / k.nr
-	for u := lo; u < hi; u++ {
-		pc := u / panels * k.kc
-		j := u % panels * k.nr
-		jc := j / k.nc * k.nc
+	for pc := 0; pc < t.kk; pc += k.kc {
 		kc := min(k.kc, t.kk-pc)
-		off := packedOffset(k, t.n, t.kk, jc, pc) + (j-jc)*kc
-		packB(k, t.transB, t.b, t.ldb, pc, j, kc, min(k.nr, t.n-j), t.pb[off:])
+		for jc := 0; jc < t.n; jc += k.nc {
+			packB(k, t.transB, t.b, t.ldb, pc, jc, kc, min(k.nc, t.n-jc), dst[packedOffset(k, t.n, t.kk, jc, pc):])
+		}
 	}
 }
 
@@ -412,28 +382,54 @@ func packedOffset(k *microKernel, n, kk, jc, pc int) int {
 	return jc*kk + pc*roundUp(min(k.nc, n-jc), k.nr)
 }
 
-// runRows computes row chunks [lo, hi) of C for an M split on the shared
-// packed B. Chunks are whole register tiles of rows.
-func (t *task) runRows(lo, hi int) {
+// runRows is one worker of an M split: it takes row chunks of C, whole
+// register tiles of rows, until none is left. Taking chunks on demand lets
+// a worker slowed by other work on its core leave its share to the others.
+//
+// When B must be packed, each worker packs all of op(B) for itself once,
+// before its first chunk, rather than the workers packing one shared copy
+// between them. On this machine a cache line written by one core costs the
+// other about 230 ns to read (an atomic ping-pong between the two vCPUs
+// takes 465 ns a round trip), so a shared packed B made each worker fetch
+// the half the other had packed, line by line, and the next call's packing
+// wait for the other core to give up the lines it had read: packing 885 KB
+// for fwd/project1152to192 took 70 µs of the call's 600 µs on both cores,
+// against 22 µs for one core packing all of it into its own buffer.
+func (t *task) runRows(_, _ int) {
 	k := t.k
 	tiles := (t.m + k.mr - 1) / k.mr
-	pb, n := t.pb, 0
-	if !t.shared {
-		pb, n = nil, t.n // B is read in place, but a ragged last panel is packed
-	}
-	w := getWorkspace(k, min(t.m, k.mc), n, t.kk)
-	for ch := lo; ch < hi; ch++ {
-		r0, r1 := rangeOf(ch, t.chunks, tiles, k.mr, t.m)
-		if r0 < r1 {
-			var ep *epiView
-			if t.hasEpi {
-				v := t.epi.view(r0, 0, t.ldc)
-				ep = &v
-			}
-			sgemmSerial(k, w, t.transA, t.transB, r0, r1-r0, 0, t.n, 0, t.kk, t.alpha, t.a, t.lda, t.b, t.ldb, pb, t.beta, t.c[r0*t.ldc:], t.ldc, ep, t.nt)
+	var w *workspace
+	var pb []float32
+	for {
+		ch := int(t.next.Add(1) - 1)
+		if ch >= t.chunks {
+			break
 		}
+		r0, r1 := rangeOf(ch, t.chunks, tiles, k.mr, t.m)
+		if r0 >= r1 {
+			continue
+		}
+		if w == nil {
+			if t.packWhole {
+				w = getWorkspace(k, min(t.m, k.mc), 0, t.kk)
+				w.pb = grow(w.pb, t.kk*roundUp(t.n, k.nr))
+				t.packWholeB(w.pb)
+				pb = w.pb
+			} else {
+				// B is read in place, but a ragged last panel is packed.
+				w = getWorkspace(k, min(t.m, k.mc), t.n, t.kk)
+			}
+		}
+		var ep *epiView
+		if t.hasEpi {
+			v := t.epi.view(r0, 0, t.ldc)
+			ep = &v
+		}
+		sgemmSerial(k, w, t.transA, t.transB, r0, r1-r0, 0, t.n, 0, t.kk, t.alpha, t.a, t.lda, t.b, t.ldb, pb, t.beta, t.c[r0*t.ldc:], t.ldc, ep, t.nt)
 	}
-	workspaces.put(w)
+	if w != nil {
+		workspaces.put(w)
+	}
 }
 
 // ntMinBytes is the size of C from which streams stores it non-temporally.
@@ -480,7 +476,7 @@ func scale(m, n int, beta float32, c []float32, ldc int) {
 // traffic that packing would double); a full B panel is read in place
 // when B is not transposed and one row block covers all of C's rows.
 //
-// When pb is not nil it holds all of op(B) packed by packShared (then j0
+// When pb is not nil it holds all of op(B) packed by packWholeB (then j0
 // and p0 are 0 and n, kk the whole product's) and B is not packed here.
 //
 // When ep is not nil the epilogue runs on each mc×nc block of C right after
