@@ -100,8 +100,9 @@ func chooseSplit(k *microKernel, workers, m, n, kk int) (splitKind, int) {
 	}
 	// With rows for a few register tiles per chunk, deal the rows out in
 	// chunks on demand, so that a worker slowed by other work on its core
-	// (or a slower core) does not hold up the call. B is packed once for
-	// all chunks, so a chunk costs only its share of the B block reads.
+	// (or a slower core) does not hold up the call. Each worker packs B
+	// once for all its chunks (see runRows), so a chunk costs only its
+	// share of the B block reads.
 	if kind == splitM && m >= dynamicChunks*workers*minChunkTiles*k.mr {
 		return splitMDynamic, workers
 	}
