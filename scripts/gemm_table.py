@@ -36,13 +36,14 @@ MARGIN = 3.0  # products this close to the target get their rounds printed
 PEAK = re.compile(r"^BenchmarkPeakAllCores\S*\s.*?([\d.]+) GFLOP/s")
 STREAM = re.compile(r"^BenchmarkStream/(\w+)\S*\s.*?([\d.]+) GB/s")
 SGEMM = re.compile(r"^BenchmarkSgemm/(\S+?)-\d+\s.*?([\d.]+) GFLOP/s")
+TRAFFIC = re.compile(r"([\d.]+) GB/s")
 
 
 def go_round(binary):
     out = subprocess.run([binary, "-test.run", "X", "-test.bench", BENCH,
                           "-test.benchtime", "400ms"], cwd=GEMM, check=True,
                          capture_output=True, text=True).stdout
-    peak, stream, products = None, {}, {}
+    peak, stream, products, traffic = None, {}, {}, {}
     for line in out.splitlines():
         if m := PEAK.match(line):
             peak = float(m.group(1))
@@ -50,9 +51,12 @@ def go_round(binary):
             stream[m.group(1)] = float(m.group(2))
         elif m := SGEMM.match(line):
             products[m.group(1)] = float(m.group(2))
+            # The operands' bytes (each read or written once) per second.
+            if t := TRAFFIC.search(line):
+                traffic[m.group(1)] = float(t.group(1))
     if peak is None or not products:
         sys.exit("gemm_table: no BenchmarkPeakAllCores or BenchmarkSgemm result in:\n" + out)
-    return peak, stream, products
+    return peak, stream, products, traffic
 
 
 def torch_round(python):
@@ -74,15 +78,17 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         binary = os.path.join(tmp, "gemm.test")
         subprocess.run(["go", "test", "-c", "-o", binary, "."], cwd=GEMM, check=True)
-        peaks, streams, pct, ours, theirs = [], {}, {}, {}, {}
+        peaks, streams, pct, ours, theirs, moved = [], {}, {}, {}, {}, {}
         for r in range(args.rounds):
-            peak, stream, products = go_round(binary)
+            peak, stream, products, traffic = go_round(binary)
             torch = torch_round(args.python)
             peaks.append(peak)
             for k, v in stream.items():
                 streams.setdefault(k, []).append(v)
             for name, g in products.items():
                 ours.setdefault(name, []).append(g)
+                if name in traffic and "read" in stream:
+                    moved.setdefault(name, []).append(100 * traffic[name] / stream["read"])
                 pct.setdefault(name, []).append(100 * g / peak)
                 if name in torch:
                     theirs.setdefault(name, []).append(torch[name])
@@ -116,7 +122,13 @@ def main():
             if p >= TARGET:
                 reached += 1
             if p < TARGET + MARGIN:
-                close.append(f"{name}: {p:.1f} % (rounds: {', '.join(f'{x:.0f}' for x in pct[name])})")
+                line = f"{name}: {p:.1f} % (rounds: {', '.join(f'{x:.0f}' for x in pct[name])})"
+                if name in moved:
+                    # How near the product runs to memory's rate: its
+                    # operands' bytes per second against a plain read of
+                    # both cores in the same round.
+                    line += f"; its operands move at {med(moved[name]):.0f} % of BenchmarkStream/read"
+                close.append(line)
         print(f"| {conv} | " + " | ".join(cells) + " |")
     print()
     print(f"{reached} of {3 * len(convs)} products at {TARGET:.0f} % of the measured peak or more")
