@@ -1,6 +1,7 @@
 package gemm
 
 import (
+	"math/bits"
 	"sync/atomic"
 	"unsafe"
 
@@ -21,9 +22,16 @@ var workspaces cache[workspace]
 // tasks caches the per-call bookkeeping of parallel calls.
 var tasks cache[task]
 
+// grow returns s resliced to n floats, or a new slice when s is too small.
+// A new slice has room for the next power of two, so that a cached buffer
+// serving products of many sizes (the layers of a network one after the
+// other, in the order the free list hands the buffers out) settles after a
+// few growths instead of growing by every larger product it meets: B0's
+// training at 224 px, batch 32, still grew one by 221 KB within the five
+// steps after two warm-up steps.
 func grow(s []float32, n int) []float32 {
 	if cap(s) < n {
-		return make([]float32, n)
+		return make([]float32, n, 1<<bits.Len(uint(n-1)))
 	}
 	return s[:n]
 }
