@@ -97,7 +97,8 @@
 // packs all of op(B) for itself before its first chunk. (Packing B per
 // chunk had cost up to a tenth of the forward products, and one copy
 // packed by the workers together cost as much again: on this machine a
-// cache line one core wrote takes the other about 230 ns to read.)
+// cache line one core wrote takes the other about 250 ns to read: see
+// internal/parallel's BenchmarkCacheLineRoundTrip.)
 // Packing buffers come from a free list that is a pure cache; once warm a
 // call allocates nothing, serial or parallel (the parts run on
 // internal/parallel's persistent workers).

@@ -370,7 +370,7 @@ func (t *task) reduceK() {
 	}
 }
 
-// packWhole packs all of op(B) into dst, laid out as sgemmSerial reads a
+// packWholeB packs all of op(B) into dst, laid out as sgemmSerial reads a
 // whole packed B: the kc×nc block (jc, pc) at packedOffset, its panels at
 // jr·kc within it.
 func (t *task) packWholeB(dst []float32) {
@@ -398,8 +398,9 @@ func packedOffset(k *microKernel, n, kk, jc, pc int) int {
 // When B must be packed, each worker packs all of op(B) for itself once,
 // before its first chunk, rather than the workers packing one shared copy
 // between them. On this machine a cache line written by one core costs the
-// other about 230 ns to read (an atomic ping-pong between the two vCPUs
-// takes 465 ns a round trip), so a shared packed B made each worker fetch
+// other about 250 ns to read (a round trip of a line between the two
+// vCPUs takes 465 to 530 ns: internal/parallel's
+// BenchmarkCacheLineRoundTrip), so a shared packed B made each worker fetch
 // the half the other had packed, line by line, and the next call's packing
 // wait for the other core to give up the lines it had read: packing 885 KB
 // for fwd/project1152to192 took 70 µs of the call's 600 µs on both cores,
