@@ -10,7 +10,10 @@ scripts/torch_gemm_bench.py with Debian's PyTorch on the same products.
 Rounds alternate so that both sides see the same drift of this VM, whose
 FMA peak moves by 10 to 20 % and memory bandwidth by up to 2x within an
 hour. A product's share of the peak is taken against the peak measured in
-its own round; every cell is the median over the rounds.
+its own round; every cell is the median over the rounds. For the products
+within MARGIN points of the target it also prints each round's share and
+how fast their operands moved against BenchmarkStream/read (both cores)
+of the same round.
 
 Any python3 runs this script; only the yardstick needs torch. It needs go
 on PATH and runs from anywhere inside the module.
