@@ -143,21 +143,11 @@ TEXT ·%s(SB), NOSPLIT, $0-104
 		}
 		advance()
 	}
-	p("TESTQ DX, DX")
-	p("JZ avx512full1")
-	label("avx512full4")
-	for s := 0; s < unroll; s++ {
-		step()
-	}
-	p("DECQ DX")
-	p("JNZ avx512full4")
-	label("avx512full1")
-	p("TESTQ CX, CX")
-	p("JZ avx512store")
-	label("avx512fullloop1")
-	step()
-	p("DECQ CX")
-	p("JNZ avx512fullloop1")
+	kLoops("avx512full", "DX", "CX", "avx512store", func() {
+		for range unroll {
+			step()
+		}
+	}, step)
 	p("JMP avx512store")
 
 	// In the half-width loop each FMA loads its broadcast A value, so the
@@ -179,21 +169,11 @@ TEXT ·%s(SB), NOSPLIT, $0-104
 	}
 	halfLoops := func(prefetch bool, l string) {
 		label(l)
-		p("TESTQ DX, DX")
-		p("JZ %s1", l)
-		label(l + "4")
-		for s := 0; s < unroll; s++ {
-			half(prefetch)
-		}
-		p("DECQ DX")
-		p("JNZ %s4", l)
-		label(l + "1")
-		p("TESTQ CX, CX")
-		p("JZ avx512store")
-		label(l + "loop1")
-		half(prefetch)
-		p("DECQ CX")
-		p("JNZ %sloop1", l)
+		kLoops(l, "DX", "CX", "avx512store", func() {
+			for range unroll {
+				half(prefetch)
+			}
+		}, func() { half(prefetch) })
 	}
 	label("avx512half")
 	p("CMPQ R13, $4")
@@ -255,17 +235,15 @@ TEXT ·prefetchRowsAMD64(SB), NOSPLIT, $0-32
 	p("MOVQ a+0(FP), AX")
 	p("MOVQ stride+8(FP), BX")
 	p("MOVQ rows+16(FP), CX")
-	label("pfrow")
-	p("MOVQ AX, DI")
-	p("MOVQ lines+24(FP), DX")
-	label("pfline")
-	p("PREFETCHT1 (DI)")
-	p("ADDQ $64, DI")
-	p("DECQ DX")
-	p("JNZ pfline")
-	p("ADDQ BX, AX")
-	p("DECQ CX")
-	p("JNZ pfrow")
+	countedLoop("pfrow", "CX", func() {
+		p("MOVQ AX, DI")
+		p("MOVQ lines+24(FP), DX")
+		countedLoop("pfline", "DX", func() {
+			p("PREFETCHT1 (DI)")
+			p("ADDQ $64, DI")
+		})
+		p("ADDQ BX, AX")
+	})
 	p("RET")
 	out.WriteString("\n")
 }
@@ -328,42 +306,41 @@ TEXT ·%s(SB), NOSPLIT, $0-80
 	// The tile after next, mr·8 bytes per pair of steps (see tileAhead);
 	// with rsA > kc it covers only part of that tile, harmlessly.
 	tileAhead(mr)
-	label(l("pairs"))
-	tileAheadLines(mr * 8)
-	for st := 0; st < 2; st++ {
-		for v := 0; v < vecs; v++ {
-			p("VMOVUPS %d(BX), Z%d", 64*(st*vecs+v), bp(st, v))
+	countedLoop(l("pairs"), "DX", func() {
+		tileAheadLines(mr * 8)
+		for st := 0; st < 2; st++ {
+			for v := 0; v < vecs; v++ {
+				p("VMOVUPS %d(BX), Z%d", 64*(st*vecs+v), bp(st, v))
+			}
 		}
-	}
-	p("VMOVUPS %d(BX), Z%d", 128*vecs, pairReg)
-	for i := 0; i < mr; i++ {
-		if vecs == 1 {
-			// Registers are short of nothing here: the broadcasts ride
-			// on the FMAs.
-			p("VFMADD231PS.BCST %s, Z%d, Z%d", addr(i, 0), bp(0, 0), acc(i, 0))
-			p("VFMADD231PS.BCST %s, Z%d, Z%d", addr(i, 4), bp(1, 0), acc(i, 0))
-			p("VBROADCASTF32X2 %s, Z27", addr(i, 0))
-			p("VFMADD231PS Z27, Z%d, Z%d", pairReg, acc(i, 1))
-			continue
+		p("VMOVUPS %d(BX), Z%d", 128*vecs, pairReg)
+		for i := 0; i < mr; i++ {
+			if vecs == 1 {
+				// Registers are short of nothing here: the broadcasts ride
+				// on the FMAs.
+				p("VFMADD231PS.BCST %s, Z%d, Z%d", addr(i, 0), bp(0, 0), acc(i, 0))
+				p("VFMADD231PS.BCST %s, Z%d, Z%d", addr(i, 4), bp(1, 0), acc(i, 0))
+				p("VBROADCASTF32X2 %s, Z27", addr(i, 0))
+				p("VFMADD231PS Z27, Z%d, Z%d", pairReg, acc(i, 1))
+				continue
+			}
+			// Each broadcast serves vecs FMAs: load it once.
+			p("VBROADCASTSS %s, Z29", addr(i, 0))
+			p("VBROADCASTSS %s, Z30", addr(i, 4))
+			p("VBROADCASTF32X2 %s, Z31", addr(i, 0))
+			for v := 0; v < vecs; v++ {
+				p("VFMADD231PS Z29, Z%d, Z%d", bp(0, v), acc(i, v))
+			}
+			for v := 0; v < vecs; v++ {
+				p("VFMADD231PS Z30, Z%d, Z%d", bp(1, v), acc(i, v))
+			}
+			p("VFMADD231PS Z31, Z%d, Z%d", pairReg, acc(i, vecs))
 		}
-		// Each broadcast serves vecs FMAs: load it once.
-		p("VBROADCASTSS %s, Z29", addr(i, 0))
-		p("VBROADCASTSS %s, Z30", addr(i, 4))
-		p("VBROADCASTF32X2 %s, Z31", addr(i, 0))
-		for v := 0; v < vecs; v++ {
-			p("VFMADD231PS Z29, Z%d, Z%d", bp(0, v), acc(i, v))
-		}
-		for v := 0; v < vecs; v++ {
-			p("VFMADD231PS Z30, Z%d, Z%d", bp(1, v), acc(i, v))
-		}
-		p("VFMADD231PS Z31, Z%d, Z%d", pairReg, acc(i, vecs))
-	}
-	p("ADDQ $8, AX")
-	p("ADDQ $8, R11")
-	p("ADDQ $8, R12")
-	p("ADDQ $%d, BX", 4*width)
-	p("DECQ DX")
-	p("JNZ %s", l("pairs"))
+		p("ADDQ $8, AX")
+		p("ADDQ $8, R11")
+		p("ADDQ $8, R12")
+		p("ADDQ $%d, BX", 4*width)
+	})
 	label(l("tail"))
 	p("TESTQ CX, CX")
 	p("JZ %s", l("sum"))
@@ -544,13 +521,7 @@ TEXT ·%s(SB), NOSPLIT, $0-120
 			step(s, mode)
 		}
 	}
-	// loop emits body as a loop counting counter (not zero on entry) down.
-	loop := func(name, counter string, body func()) {
-		label(l(name))
-		body()
-		p("DECQ %s", counter)
-		p("JNZ %s", l(name))
-	}
+	loop := func(name, counter string, body func()) { countedLoop(l(name), counter, body) }
 	p("TESTQ CX, CX")
 	p("JZ %s", l("one"))
 	// Rows read in place one after the other (csA = 1, rsA = kc: the
@@ -670,6 +641,30 @@ func nextTile(mr int, fn string, args frameArgs) {
 	p("VZEROUPPER")
 	p("RET")
 	out.WriteString("\n")
+}
+
+// countedLoop emits body as a loop at label name that counts counter (not
+// zero on entry) down to zero.
+func countedLoop(name, counter string, body func()) {
+	label(name)
+	body()
+	p("DECQ %s", counter)
+	p("JNZ %s", name)
+}
+
+// kLoops emits the k loop of a tile kernel: quads iterations of unrolled
+// (unroll steps), then singles iterations of single (the kc mod unroll
+// steps left), either count possibly zero. It jumps to done when no single
+// step is left, and otherwise falls through after the last one. Its labels
+// start with name.
+func kLoops(name, quads, singles, done string, unrolled, single func()) {
+	p("TESTQ %s, %s", quads, quads)
+	p("JZ %s1", name)
+	countedLoop(name+"4", quads, unrolled)
+	label(name + "1")
+	p("TESTQ %s, %s", singles, singles)
+	p("JZ %s", done)
+	countedLoop(name+"loop1", singles, single)
 }
 
 // tileAhead points R10 at the tile after next of a kernel whose A rows
@@ -815,25 +810,17 @@ TEXT ·kernelAVX2(SB), NOSPLIT, $0-48
 			p("VFMADD231PS Y13, Y%d, Y%d", t, 2*i+1)
 		}
 	}
-	p("TESTQ DX, DX")
-	p("JZ avx2tail")
-	label("avx2loop4")
-	for s := 0; s < unroll; s++ {
-		step(s)
-	}
-	p("ADDQ $%d, AX", unroll*4*mr)
-	p("ADDQ $%d, BX", unroll*4*16)
-	p("DECQ DX")
-	p("JNZ avx2loop4")
-	label("avx2tail")
-	p("TESTQ CX, CX")
-	p("JZ avx2store")
-	label("avx2loop1")
-	step(0)
-	p("ADDQ $%d, AX", 4*mr)
-	p("ADDQ $%d, BX", 4*16)
-	p("DECQ CX")
-	p("JNZ avx2loop1")
+	kLoops("avx2loop", "DX", "CX", "avx2store", func() {
+		for s := range unroll {
+			step(s)
+		}
+		p("ADDQ $%d, AX", unroll*4*mr)
+		p("ADDQ $%d, BX", unroll*4*16)
+	}, func() {
+		step(0)
+		p("ADDQ $%d, AX", 4*mr)
+		p("ADDQ $%d, BX", 4*16)
+	})
 
 	label("avx2store")
 	p("VBROADCASTSS alpha+40(FP), Y14")
@@ -875,12 +862,11 @@ TEXT ·fmaPeakAVX512(SB), NOSPLIT, $0-8
 	for i := 0; i < 32; i++ {
 		p("VPXORD Z%d, Z%d, Z%d", i, i, i)
 	}
-	label("peakloop")
-	for i := 0; i < 24; i++ {
-		p("VFMADD231PS Z30, Z31, Z%d", i)
-	}
-	p("DECQ CX")
-	p("JNZ peakloop")
+	countedLoop("peakloop", "CX", func() {
+		for i := range 24 {
+			p("VFMADD231PS Z30, Z31, Z%d", i)
+		}
+	})
 	p("VZEROUPPER")
 	p("RET")
 }
@@ -903,16 +889,15 @@ TEXT ·transposeAVX512(SB), NOSPLIT, $0-40
 	p("MOVQ lds+24(FP), R8")
 	p("SHLQ $2, R8")
 	p("MOVQ blocks+32(FP), CX")
-	label("transloop")
-	loadRows(16)
-	transpose16()
-	for i := 0; i < 16; i++ {
-		p("VMOVUPS Z%d, (DI)", i)
-		p("ADDQ R10, DI")
-	}
-	p("ADDQ $64, SI")
-	p("DECQ CX")
-	p("JNZ transloop")
+	countedLoop("transloop", "CX", func() {
+		loadRows(16)
+		transpose16()
+		for i := range 16 {
+			p("VMOVUPS Z%d, (DI)", i)
+			p("ADDQ R10, DI")
+		}
+		p("ADDQ $64, SI")
+	})
 	p("VZEROUPPER")
 	p("RET")
 }
@@ -973,16 +958,15 @@ TEXT ·%s(SB), NOSPLIT, $0-32
 	p("MOVQ blocks+24(FP), CX")
 	p("MOVL $0xfff, R10")
 	p("KMOVW R10, K1")
-	label(name + "loop")
-	loadRows(12)
-	transpose16()
-	for i := 0; i < 16; i++ {
-		p("VMOVUPS Z%d, K1, %d(DI)", i, 48*i)
-	}
-	p("ADDQ $768, DI")
-	p("ADDQ $64, SI")
-	p("DECQ CX")
-	p("JNZ %sloop", name)
+	countedLoop(name+"loop", "CX", func() {
+		loadRows(12)
+		transpose16()
+		for i := range 16 {
+			p("VMOVUPS Z%d, K1, %d(DI)", i, 48*i)
+		}
+		p("ADDQ $768, DI")
+		p("ADDQ $64, SI")
+	})
 	p("VZEROUPPER")
 	p("RET")
 }
@@ -1089,21 +1073,11 @@ TEXT ·%s(SB), NOSPLIT, $0-104
 			label(lp("flush6"))
 		}
 		label(lp("loop"))
-		p("TESTQ DX, DX")
-		p("JZ %s", lp("one"))
-		label(lp("four"))
-		for range unroll {
-			step(acc, pending, -1)
-		}
-		p("DECQ DX")
-		p("JNZ %s", lp("four"))
-		label(lp("one"))
-		p("TESTQ CX, CX")
-		p("JZ %s", lp("done"))
-		label(lp("loop1"))
-		step(acc, pending, -1)
-		p("DECQ CX")
-		p("JNZ %s", lp("loop1"))
+		kLoops(lp("k"), "DX", "CX", lp("done"), func() {
+			for range unroll {
+				step(acc, pending, -1)
+			}
+		}, func() { step(acc, pending, -1) })
 		label(lp("done"))
 		// Scale by alpha unless it is 1; the results then wait in their
 		// registers for the next half (or the final flush) to store them.

@@ -2440,8 +2440,8 @@ TEXT ·kernelAVX512NT(SB), NOSPLIT, $0-104
 	ANDQ $3, CX
 kernelAVX512NTfirstloop:
 	TESTQ DX, DX
-	JZ kernelAVX512NTfirstone
-kernelAVX512NTfirstfour:
+	JZ kernelAVX512NTfirstk1
+kernelAVX512NTfirstk4:
 	VMOVUPS (BX), Z24
 	VMOVUPS 64(BX), Z25
 	VBROADCASTSS (AX), Z26
@@ -2535,11 +2535,11 @@ kernelAVX512NTfirstfour:
 	ADDQ R15, R11
 	ADDQ R8, BX
 	DECQ DX
-	JNZ kernelAVX512NTfirstfour
-kernelAVX512NTfirstone:
+	JNZ kernelAVX512NTfirstk4
+kernelAVX512NTfirstk1:
 	TESTQ CX, CX
 	JZ kernelAVX512NTfirstdone
-kernelAVX512NTfirstloop1:
+kernelAVX512NTfirstkloop1:
 	VMOVUPS (BX), Z24
 	VMOVUPS 64(BX), Z25
 	VBROADCASTSS (AX), Z26
@@ -2564,7 +2564,7 @@ kernelAVX512NTfirstloop1:
 	ADDQ R15, R11
 	ADDQ R8, BX
 	DECQ CX
-	JNZ kernelAVX512NTfirstloop1
+	JNZ kernelAVX512NTfirstkloop1
 kernelAVX512NTfirstdone:
 	CMPL alpha+64(FP), $0x3f800000
 	JEQ kernelAVX512NTfirstscaled
@@ -2925,8 +2925,8 @@ kernelAVX512NTsecondflush5:
 kernelAVX512NTsecondflush6:
 kernelAVX512NTsecondloop:
 	TESTQ DX, DX
-	JZ kernelAVX512NTsecondone
-kernelAVX512NTsecondfour:
+	JZ kernelAVX512NTsecondk1
+kernelAVX512NTsecondk4:
 	VMOVUPS (BX), Z24
 	VMOVUPS 64(BX), Z25
 	VBROADCASTSS (AX), Z26
@@ -3020,11 +3020,11 @@ kernelAVX512NTsecondfour:
 	ADDQ R15, R11
 	ADDQ R8, BX
 	DECQ DX
-	JNZ kernelAVX512NTsecondfour
-kernelAVX512NTsecondone:
+	JNZ kernelAVX512NTsecondk4
+kernelAVX512NTsecondk1:
 	TESTQ CX, CX
 	JZ kernelAVX512NTseconddone
-kernelAVX512NTsecondloop1:
+kernelAVX512NTsecondkloop1:
 	VMOVUPS (BX), Z24
 	VMOVUPS 64(BX), Z25
 	VBROADCASTSS (AX), Z26
@@ -3049,7 +3049,7 @@ kernelAVX512NTsecondloop1:
 	ADDQ R15, R11
 	ADDQ R8, BX
 	DECQ CX
-	JNZ kernelAVX512NTsecondloop1
+	JNZ kernelAVX512NTsecondkloop1
 kernelAVX512NTseconddone:
 	CMPL alpha+64(FP), $0x3f800000
 	JEQ kernelAVX512NTsecondscaled
@@ -3413,8 +3413,8 @@ kernelAVX512NTnextflush5:
 kernelAVX512NTnextflush6:
 kernelAVX512NTnextloop:
 	TESTQ DX, DX
-	JZ kernelAVX512NTnextone
-kernelAVX512NTnextfour:
+	JZ kernelAVX512NTnextk1
+kernelAVX512NTnextk4:
 	VMOVUPS (BX), Z24
 	VMOVUPS 64(BX), Z25
 	VBROADCASTSS (AX), Z26
@@ -3508,11 +3508,11 @@ kernelAVX512NTnextfour:
 	ADDQ R15, R11
 	ADDQ R8, BX
 	DECQ DX
-	JNZ kernelAVX512NTnextfour
-kernelAVX512NTnextone:
+	JNZ kernelAVX512NTnextk4
+kernelAVX512NTnextk1:
 	TESTQ CX, CX
 	JZ kernelAVX512NTnextdone
-kernelAVX512NTnextloop1:
+kernelAVX512NTnextkloop1:
 	VMOVUPS (BX), Z24
 	VMOVUPS 64(BX), Z25
 	VBROADCASTSS (AX), Z26
@@ -3537,7 +3537,7 @@ kernelAVX512NTnextloop1:
 	ADDQ R15, R11
 	ADDQ R8, BX
 	DECQ CX
-	JNZ kernelAVX512NTnextloop1
+	JNZ kernelAVX512NTnextkloop1
 kernelAVX512NTnextdone:
 	CMPL alpha+64(FP), $0x3f800000
 	JEQ kernelAVX512NTnextscaled
@@ -5781,7 +5781,7 @@ TEXT ·kernelAVX2(SB), NOSPLIT, $0-48
 	SHRQ $2, DX
 	ANDQ $3, CX
 	TESTQ DX, DX
-	JZ avx2tail
+	JZ avx2loop1
 avx2loop4:
 	VMOVUPS 0(BX), Y12
 	VMOVUPS 32(BX), Y13
@@ -5867,10 +5867,10 @@ avx2loop4:
 	ADDQ $256, BX
 	DECQ DX
 	JNZ avx2loop4
-avx2tail:
+avx2loop1:
 	TESTQ CX, CX
 	JZ avx2store
-avx2loop1:
+avx2looploop1:
 	VMOVUPS 0(BX), Y12
 	VMOVUPS 32(BX), Y13
 	VBROADCASTSS 0(AX), Y14
@@ -5894,7 +5894,7 @@ avx2loop1:
 	ADDQ $24, AX
 	ADDQ $64, BX
 	DECQ CX
-	JNZ avx2loop1
+	JNZ avx2looploop1
 avx2store:
 	VBROADCASTSS alpha+40(FP), Y14
 	MOVL beta+44(FP), R10
