@@ -461,9 +461,7 @@ func TestRunTilesMatchesRun(t *testing.T) {
 						c0 := normals(rnd, tiles*mr*ldc)
 						want := append([]float32(nil), c0...)
 						got := append([]float32(nil), c0...)
-						for tile := range tiles {
-							kern.run(kc, a[tile*l.aStep:], l.rsA, l.csA, b, width, want[tile*mr*ldc:], ldc, 1, beta, mr, cols)
-						}
+						runByTile(kern, kc, a, l, b, width, want, ldc, 1, beta, cols, tiles)
 						kern.runTiles(kc, a, l.rsA, l.csA, b, width, got, ldc, 1, beta, cols, tiles, l.aStep)
 						require.Equal(t, want, got, "%s kc=%d cols=%d beta=%v A %s", kern.name, kc, cols, beta, l.name)
 					}
@@ -501,9 +499,7 @@ func TestRunNTMatchesRun(t *testing.T) {
 							want[i] = float32(rnd.NormFloat64()) // beta = 0 must not read these
 							got[i] = want[i]
 						}
-						for tile := range tiles {
-							kern.run(kc, a[tile*l.aStep:], l.rsA, l.csA, b, nr, want[tile*mr*ldc:], ldc, alpha, 0, mr, nr)
-						}
+						runByTile(kern, kc, a, l, b, nr, want, ldc, alpha, 0, nr, tiles)
 						kern.runNT(kc, a, l.rsA, l.csA, b, nr, got, ldc, alpha, 0, nr, tiles, l.aStep)
 						kern.fence()
 						require.Equal(t, want, got, "%s kc=%d tiles=%d alpha=%v A %s", kern.name, kc, tiles, alpha, l.name)
@@ -511,6 +507,14 @@ func TestRunNTMatchesRun(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// runByTile computes tiles whole-row tiles of C one kern.run call each,
+// reading A in layout l: what runTiles and runNT must write bit for bit.
+func runByTile(kern *microKernel, kc int, a []float32, l tileLayout, b []float32, csB int, c []float32, ldc int, alpha, beta float32, cols, tiles int) {
+	for tile := range tiles {
+		kern.run(kc, a[tile*l.aStep:], l.rsA, l.csA, b, csB, c[tile*kern.mr*ldc:], ldc, alpha, beta, kern.mr, cols)
 	}
 }
 
