@@ -45,8 +45,7 @@ func newProblem(rnd *rand.Rand, transA, transB bool, m, n, k int, alpha, beta fl
 		if rows == 0 || cols == 0 {
 			return nil
 		}
-		s := normals(rnd, (rows-1)*ld+cols)
-		return s
+		return normals(rnd, (rows-1)*ld+cols)
 	}
 	p.a = fill(rowsA, colsA, p.lda)
 	p.b = fill(rowsB, colsB, p.ldb)
@@ -440,8 +439,8 @@ func TestNonTemporalStores(t *testing.T) {
 
 // TestRunTilesMatchesRun checks that a kernel's runTiles over several tiles
 // writes exactly what run writes tile by tile, for every A layout of
-// tileLayouts, with beta 0 and 1 and ragged columns. Both do the same float32 operations in the same order, so they
-// agree bit for bit.
+// tileLayouts, with beta 0 and 1 and ragged columns. Both do the same
+// float32 operations in the same order, so they agree bit for bit.
 func TestRunTilesMatchesRun(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(13, 14))
 	for _, kern := range kernels() {
@@ -493,12 +492,11 @@ func TestRunNTMatchesRun(t *testing.T) {
 					a, layouts := tileLayouts(t, rnd, mr, kc, tiles)
 					const ldc = 48 // a multiple of 16 floats: every row 64-byte aligned
 					for _, l := range layouts {
+						// Random C: beta = 0 must not read it.
 						want := alignedFloats(tiles * mr * ldc)
 						got := alignedFloats(tiles * mr * ldc)
-						for i := range want {
-							want[i] = float32(rnd.NormFloat64()) // beta = 0 must not read these
-							got[i] = want[i]
-						}
+						copy(want, normals(rnd, len(want)))
+						copy(got, want)
 						runByTile(kern, kc, a, l, b, nr, want, ldc, alpha, 0, nr, tiles)
 						kern.runNT(kc, a, l.rsA, l.csA, b, nr, got, ldc, alpha, 0, nr, tiles, l.aStep)
 						kern.fence()
