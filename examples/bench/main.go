@@ -8,6 +8,7 @@
 //	go run ./examples/bench -model b3 -mode all -iters 3
 //	go run ./examples/bench -model b0,b1,b2,b3 -batch 1      # FLOPs against wall clock
 //	go run ./examples/bench -torch                           # effnet against PyTorch
+//	go run ./examples/bench -mode train -allocsites          # where a step allocates
 //
 // With -torch it runs, in one invocation, the configurations of the speed
 // issue (B0 eval 224 px batch 8, B0 train 128 px and 224 px batch 32, and
@@ -30,7 +31,10 @@
 //
 // Images/s is batch size over the median step time. Allocations per step
 // are the runtime's malloc count over the timed steps divided by their
-// number. The load average is printed before and after: on a shared
+// number; -allocsites prints the call stacks that made them, from a memory
+// profile of every allocation taken before and after the timed steps (the
+// garbage collections it forces around them empty some of the runtime's
+// caches, so it can find a few more than a plain run counts). The load average is printed before and after: on a shared
 // machine, rerun when it was high.
 package main
 
@@ -61,10 +65,11 @@ func main() {
 // issueConfigs are the configurations -torch compares, in the order of the
 // speed issue, with iteration counts that keep the whole run within a few
 // minutes on two cores. The warm-up steps cover more than the first step,
-// which sizes every buffer: the packing buffers of the matrix products are
-// cached per processor (sync.Pool), and the last processors get theirs
-// only after a few steps (measured: 0.2 allocations per step over 20 steps
-// after 2 warm-up steps, none after 8).
+// which sizes the layers' buffers: the matrix products' cached packing
+// buffers come off a free list in the order calls returned them, so a
+// buffer can still meet a larger product a few steps later, and the Go
+// runtime fills its caches of records for blocked goroutines over the
+// first steps (see -allocsites).
 var issueConfigs = []config{
 	{Model: "b0", Mode: "eval", Resolution: 224, Batch: 8, Iters: 30, Warmup: 8},
 	{Model: "b0", Mode: "train", Resolution: 128, Batch: 32, Iters: 8, Warmup: 6},
@@ -109,6 +114,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	script := fs.String("torch-script", "", "path of torch_model_bench.py (default: scripts/ of this module)")
 	channelsLast := fs.String("channels-last", "on", "torch memory format for -torch: on (faster here) or off")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps (single configuration only)")
+	allocSites := fs.Bool("allocsites", false, "print the call stacks that allocate during the timed steps (single configuration only)")
 	child := fs.Bool("child", false, "internal: measure one configuration and print its JSON")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -170,7 +176,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "bench: -child measures exactly one configuration")
 			return 2
 		}
-		res, err := measure(configs[0], *classes, *seed, *cpuprofile)
+		pr := probes{cpuprofile: *cpuprofile}
+		if *allocSites {
+			pr.allocSites = stdout
+		}
+		res, err := measure(configs[0], *classes, *seed, pr)
 		if err != nil {
 			fmt.Fprintln(stderr, "bench:", err)
 			return 1
@@ -182,8 +192,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s\n", line)
 		return 0
 	}
-	if *cpuprofile != "" {
-		fmt.Fprintln(stderr, "bench: -cpuprofile needs a single configuration (one -mode, no -torch)")
+	if *cpuprofile != "" || *allocSites {
+		fmt.Fprintln(stderr, "bench: -cpuprofile and -allocsites need a single configuration (one model and -mode, no -torch)")
 		return 2
 	}
 

@@ -118,6 +118,7 @@ func TestUsageErrors(t *testing.T) {
 		{"-mode", "train", "-batch", "1"},
 		{"stray"},
 		{"-mode", "all", "-cpuprofile", "x.prof"},
+		{"-model", "b0,b1", "-allocsites"},
 	} {
 		code, _, errs := call(args...)
 		assert.Equal(t, 2, code, "%v", args)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -19,6 +20,12 @@ import (
 	"github.com/effnet-go/effnet/layers"
 	"github.com/effnet-go/effnet/train"
 )
+
+// probes are optional looks into a configuration's timed steps.
+type probes struct {
+	cpuprofile string    // if not empty, a CPU profile of the steps is written to this file
+	allocSites io.Writer // if not nil, where the steps allocate is written to it
+}
 
 // config is one measured configuration.
 type config struct {
@@ -59,9 +66,13 @@ type result struct {
 // and the process's peak resident memory. A train step is what a training
 // loop does per batch: ZeroGrad, Forward in Train mode, cross-entropy,
 // Backward and an SGD step (momentum 0.9, lr 0.01, PyTorch's defaults
-// otherwise), the same as the torch script times. If cpuprofile is not
-// empty, the timed steps are profiled into that file.
-func measure(cfg config, classes int, seed uint64, cpuprofile string) (result, error) {
+// otherwise), the same as the torch script times. The probes of pr look
+// into the timed steps.
+func measure(cfg config, classes int, seed uint64, pr probes) (result, error) {
+	var allocs *allocProfile
+	if pr.allocSites != nil {
+		allocs = newAllocProfile()
+	}
 	m, err := effnet.NewPreset[float32](cfg.Model, classes, seed)
 	if err != nil {
 		return result{}, err
@@ -123,8 +134,8 @@ func measure(cfg config, classes int, seed uint64, cpuprofile string) (result, e
 			return result{}, err
 		}
 	}
-	if cpuprofile != "" {
-		f, err := os.Create(cpuprofile)
+	if pr.cpuprofile != "" {
+		f, err := os.Create(pr.cpuprofile)
 		if err != nil {
 			return result{}, err
 		}
@@ -136,6 +147,11 @@ func measure(cfg config, classes int, seed uint64, cpuprofile string) (result, e
 	}
 	times := make([]float64, cfg.Iters)
 	var before, after runtime.MemStats
+	if allocs != nil {
+		if err := allocs.start(); err != nil {
+			return result{}, err
+		}
+	}
 	runtime.ReadMemStats(&before)
 	for i := range times {
 		t0 := time.Now()
@@ -145,6 +161,13 @@ func measure(cfg config, classes int, seed uint64, cpuprofile string) (result, e
 		times[i] = time.Since(t0).Seconds()
 	}
 	runtime.ReadMemStats(&after)
+	if allocs != nil {
+		sites, err := allocs.stop()
+		if err != nil {
+			return result{}, err
+		}
+		printAllocSites(pr.allocSites, sites, cfg.Iters)
+	}
 	n := float64(cfg.Iters)
 	res.AllocsPerStep = float64(after.Mallocs-before.Mallocs) / n
 	res.BytesPerStep = float64(after.TotalAlloc-before.TotalAlloc) / n
