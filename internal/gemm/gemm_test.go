@@ -419,20 +419,29 @@ func TestCols16(t *testing.T) {
 // TestNonTemporalStores runs products whose C is large enough to be stored
 // non-temporally (see streams), with ragged last rows and a half-width last
 // column panel so that whole tiles take the non-temporal kernel and edge
-// tiles the ordinary one, serially and split, against the bound of check.
+// tiles the ordinary one, serially and split, against the bound of check;
+// and a product whose whole tiles run a row of tiles at a time.
 func TestNonTemporalStores(t *testing.T) {
 	if testing.Short() {
 		t.Skip("allocates a 34 MB C")
 	}
 	rnd := rand.New(rand.NewPCG(11, 12))
-	const m, n, k = ntMinBytes/(4*144) + 29, 144, 8
-	for _, kern := range kernels() {
-		for _, tB := range []bool{false, true} {
-			p := newProblem(rnd, false, tB, m, n, k, 1, 0, 0)
-			if kern.runNT != nil {
-				require.True(t, streams(kern, m, k, 0, p.ldc, false), "%s does not stream this C", kern.name)
+	// 144 columns run a column panel at a time (a half-width last panel);
+	// 96 columns with k = 16 run a row of tiles at a time (see rowWise).
+	for _, s := range []struct {
+		n, k   int
+		byRows bool
+	}{{144, 8, false}, {96, 16, true}} {
+		m := ntMinBytes/(4*s.n) + 29
+		for _, kern := range kernels() {
+			for _, tB := range []bool{false, true} {
+				p := newProblem(rnd, false, tB, m, s.n, s.k, 1, 0, 0)
+				if kern.runNT != nil {
+					require.True(t, streams(kern, m, s.k, 0, p.ldc, false), "%s does not stream this C", kern.name)
+					require.Equal(t, s.byRows, s.n%kern.nr == 0 && rowWise(s.n, s.k))
+				}
+				check(t, kern, 1+rnd.IntN(2), p)
 			}
-			check(t, kern, 1+rnd.IntN(2), p)
 		}
 	}
 }
@@ -472,12 +481,13 @@ func TestRunTilesMatchesRun(t *testing.T) {
 
 // TestRunNTMatchesRun checks that a kernel's non-temporal runNT writes
 // exactly what run writes tile by tile, for every A layout of tileLayouts,
-// with alpha 1 and not, over k from 1 step to several
-// unrolled iterations: the AVX-512 one computes each tile in two halves
-// and stores a half while the next computes, a row every other step of
-// its first iterations, the rest at once when k is too short to carry
-// them. Both do the same float32 operations in the same order, so they
-// agree bit for bit.
+// one to three column panels read from packed B or from rows of B, with
+// alpha 1 and not, over k from 1 step to several unrolled iterations: the
+// AVX-512 one computes each tile in two halves and stores a half while the
+// next computes, a row every other step of its first iterations, the rest
+// at once when k is too short to carry them, and moves across the panels
+// of a row of tiles before the next row. Both do the same float32
+// operations in the same order, so they agree bit for bit.
 func TestRunNTMatchesRun(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(17, 18))
 	for _, kern := range kernels() {
@@ -487,20 +497,36 @@ func TestRunNTMatchesRun(t *testing.T) {
 		mr, nr := kern.mr, kern.nr
 		for _, kc := range []int{1, 3, 4, 5, 8, 9, 12, 13, 16, 24, 33} {
 			for _, tiles := range []int{1, 2, 3, 5} {
-				for _, alpha := range []float32{1, 0.5} {
-					b := normals(rnd, kc*nr)
-					a, layouts := tileLayouts(t, rnd, mr, kc, tiles)
-					const ldc = 48 // a multiple of 16 floats: every row 64-byte aligned
-					for _, l := range layouts {
-						// Random C: beta = 0 must not read it.
-						want := alignedFloats(tiles * mr * ldc)
-						got := alignedFloats(tiles * mr * ldc)
-						copy(want, normals(rnd, len(want)))
-						copy(got, want)
-						runByTile(kern, kc, a, l, b, nr, want, ldc, alpha, 0, nr, tiles)
-						kern.runNT(kc, a, l.rsA, l.csA, b, nr, got, ldc, alpha, 0, nr, tiles, l.aStep)
-						kern.fence()
-						require.Equal(t, want, got, "%s kc=%d tiles=%d alpha=%v A %s", kern.name, kc, tiles, alpha, l.name)
+				for _, panels := range []int{1, 2, 3} {
+					for _, alpha := range []float32{1, 0.5} {
+						a, layouts := tileLayouts(t, rnd, mr, kc, tiles)
+						// B packed a panel after the other, or read in
+						// place from rows wider than the panels.
+						bLayouts := []struct {
+							name       string
+							csB, bStep int
+							floats     int
+						}{
+							{"packed", nr, kc * nr, panels * kc * nr},
+							{"rows", panels*nr + 8, nr, kc * (panels*nr + 8)},
+						}
+						ldc := 16 * (2*panels + 1) // 64-byte aligned rows, wider than the panels
+						for _, bl := range bLayouts {
+							b := normals(rnd, bl.floats)
+							for _, l := range layouts {
+								// Random C: beta = 0 must not read it.
+								want := alignedFloats(tiles * mr * ldc)
+								got := alignedFloats(tiles * mr * ldc)
+								copy(want, normals(rnd, len(want)))
+								copy(got, want)
+								for q := range panels {
+									runByTile(kern, kc, a, l, b[q*bl.bStep:], bl.csB, want[q*nr:], ldc, alpha, 0, nr, tiles)
+								}
+								kern.runNT(kc, a, l.rsA, l.csA, b, bl.csB, got, ldc, alpha, tiles, l.aStep, panels, bl.bStep)
+								kern.fence()
+								require.Equal(t, want, got, "%s kc=%d tiles=%d panels=%d alpha=%v A %s B %s", kern.name, kc, tiles, panels, alpha, l.name, bl.name)
+							}
+						}
 					}
 				}
 			}

@@ -972,8 +972,9 @@ TEXT ·%s(SB), NOSPLIT, $0-32
 }
 
 // avx512NTDeferred emits fn, the non-temporal kernel for whole 12×32 tiles
-// with beta = 0 (see streams), with the signature of the mr×32 kernels. It
-// computes each tile as two halves of 6 rows, 12 accumulators each, in
+// with beta = 0 (see streams). It runs tiles rows of tiles, panels tiles
+// wide, row by row: tile (r, q) reads A from a + r·aStep and B from
+// b + q·bStep and writes C from c + r·12·ldc + 32q. It computes each tile as two halves of 6 rows, 12 accumulators each, in
 // Z0-Z11 and Z12-Z23 by turns, and stores a half's results while the next
 // half computes, a row's two vectors every other step of its first three
 // unrolled iterations, rather than all 24 at the end of the tile: a burst
@@ -986,12 +987,13 @@ TEXT ·%s(SB), NOSPLIT, $0-32
 // Z24, Z25 hold the B step, Z26-Z29 the broadcast A values, Z31 alpha.
 // AX and R11 point at rows 0 and 4 of the half's A step (see rowAddr),
 // DI at the half's first row of C (it moves down six rows a half), R9 and
-// R10 at rows 0 and 3 of the pending half's C, R12 at the tile's A.
+// R10 at rows 0 and 3 of the pending half's C, R12 at the tile's A; the
+// b argument holds the current panel's B.
 func avx512NTDeferred(fn string) {
 	const half = 6
 	fmt.Fprintf(&out, `
-// func %s(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int)
-TEXT ·%s(SB), NOSPLIT, $0-104
+// func %s(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha float32, tiles, aStep, panels, bStep int)
+TEXT ·%s(SB), NOSPLIT, $8-104
 `, fn, fn)
 	l := func(s string) string { return fn + s }
 	p("MOVQ rsA+16(FP), R13")
@@ -1096,6 +1098,9 @@ TEXT ·%s(SB), NOSPLIT, $0-104
 		p("LEAQ (DI)(SI*4), DI")
 		p("LEAQ (DI)(SI*2), DI")
 	}
+	// left-8(SP) counts down the panels of the current row of tiles.
+	p("MOVQ panels+88(FP), DX")
+	p("MOVQ DX, left-8(SP)")
 	// Rows 0-5 of the first tile, with nothing pending.
 	p("MOVQ R12, AX")
 	p("MOVQ c+48(FP), DI")
@@ -1105,13 +1110,38 @@ TEXT ·%s(SB), NOSPLIT, $0-104
 	p("LEAQ (R12)(R14*2), AX")
 	sixRows()
 	halfTile("second", 12, 0)
-	p("DECQ tiles+88(FP)")
+	p("DECQ left-8(SP)")
+	p("JNZ %s", l("panel"))
+	p("DECQ tiles+72(FP)")
 	p("JLE %s", l("flush"))
-	// Rows 0-5 of the next tile.
-	p("MOVQ aStep+96(FP), DX")
-	p("LEAQ (R12)(DX*4), R12")
-	p("MOVQ R12, AX")
+	// The first panel of the next row of tiles: B and C go back by the
+	// panels passed, C and A move down a tile.
+	p("MOVQ panels+88(FP), DX")
+	p("MOVQ DX, left-8(SP)")
+	p("DECQ DX")
+	p("MOVQ DX, CX")
+	p("IMULQ bStep+96(FP), DX")
+	p("SHLQ $2, DX")
+	p("SUBQ DX, b+32(FP)")
+	p("SHLQ $7, CX")
+	p("SUBQ CX, DI")
 	sixRows()
+	p("MOVQ aStep+80(FP), DX")
+	p("LEAQ (R12)(DX*4), R12")
+	p("JMP %s", l("next"))
+	// The next panel of this row of tiles: same A, B a panel on, C 32
+	// columns right of this tile's first row.
+	label(l("panel"))
+	p("MOVQ bStep+96(FP), DX")
+	p("SHLQ $2, DX")
+	p("ADDQ DX, b+32(FP)")
+	p("LEAQ (SI)(SI*2), DX")
+	p("SHLQ $1, DX")
+	p("SUBQ DX, DI")
+	p("ADDQ $128, DI")
+	// Rows 0-5 of the next tile.
+	label(l("next"))
+	p("MOVQ R12, AX")
 	halfTile("next", 0, 12)
 	p("JMP %s", l("tile"))
 	label(l("flush"))

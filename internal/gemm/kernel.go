@@ -39,11 +39,13 @@ type microKernel struct {
 	// columns) one below the other in one call, as run would one by one:
 	// tile t reads A from a[t·aStep:] and writes C from c[t·mr·ldc:].
 	runTiles func(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, cols, tiles, aStep int)
-	// runNT, when not nil, is runTiles for whole tiles (cols = nr) with
-	// beta = 0 whose C rows start on 64-byte boundaries, writing C with
+	// runNT, when not nil, computes whole tiles (cols = nr) with beta = 0
+	// whose C rows start on 64-byte boundaries, writing C with
 	// non-temporal stores; fence then orders those stores before later
-	// ones.
-	runNT func(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, cols, tiles, aStep int)
+	// ones. It runs tiles rows of tiles, panels tiles wide, a row at a
+	// time: tile (r, q) reads A from a[r·aStep:] and B from b[q·bStep:]
+	// and writes C from c[r·mr·ldc + q·nr:], as run would.
+	runNT func(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha float32, tiles, aStep, panels, bStep int)
 	fence func()
 	// pairs lists the kernel's pair kernels, for products with 24 or 40
 	// columns (see pairsKernel).

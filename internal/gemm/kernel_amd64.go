@@ -21,7 +21,7 @@ func kernelAVX512x10(kc int, a *float32, rsA, csA int, b *float32, csB int, c *f
 func kernelAVX512x8(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int)
 
 //go:noescape
-func kernelAVX512NT(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int)
+func kernelAVX512NT(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha float32, tiles, aStep, panels, bStep int)
 
 //go:noescape
 func kernelAVX512P24(kc int, a *float32, rsA int, b *float32, c *float32, ldc int, alpha, beta float32, rows, tiles, aStep int)
@@ -160,8 +160,6 @@ func avx512Multi(mr, nr int, f avx512Asm) func(kc int, a []float32, rsA, csA int
 	}
 }
 
-var tilesAVX512NT = avx512Multi(12, 32, kernelAVX512NT)
-
 // pairsIfDQ returns the pair kernels (see pairsKernel) when the CPU has
 // AVX-512DQ, which their pair broadcast (VBROADCASTF32X2) needs.
 func pairsIfDQ() []pairsKernel {
@@ -191,11 +189,15 @@ func pairsRun(mr, vecs int, f func(kc int, a *float32, rsA int, b *float32, c *f
 	}
 }
 
-func runAVX512NT(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha, beta float32, cols, tiles, aStep int) {
-	if cols != 32 || beta != 0 || uintptr(unsafe.Pointer(&c[0]))%64 != 0 || ldc%16 != 0 {
-		panic("gemm: non-temporal stores need whole, aligned tiles with beta 0")
+func runAVX512NT(kc int, a []float32, rsA, csA int, b []float32, csB int, c []float32, ldc int, alpha float32, tiles, aStep, panels, bStep int) {
+	if uintptr(unsafe.Pointer(&c[0]))%64 != 0 || ldc%16 != 0 {
+		panic("gemm: non-temporal stores need 64-byte aligned rows of C")
 	}
-	tilesAVX512NT(kc, a, rsA, csA, b, csB, c, ldc, alpha, beta, cols, tiles, aStep)
+	if panels < 1 || bStep < 0 || (panels > 1 && ldc < 32*panels) {
+		panic("gemm: bad panel count or B step")
+	}
+	checkAVX512(12, 32, kc, a, rsA, csA, b[(panels-1)*bStep:], csB, c[32*(panels-1):], ldc, 12, 32, tiles, aStep)
+	kernelAVX512NT(kc, &a[0], rsA, csA, &b[0], csB, &c[0], ldc, alpha, tiles, aStep, panels, bStep)
 }
 
 // checkAVX512 checks the bounds the assembly of an mr×nr kernel relies on:

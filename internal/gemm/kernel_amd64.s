@@ -2405,8 +2405,8 @@ kernelAVX512x8ret:
 	RET
 
 
-// func kernelAVX512NT(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32, rows, cols, tiles, aStep int)
-TEXT ·kernelAVX512NT(SB), NOSPLIT, $0-104
+// func kernelAVX512NT(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha float32, tiles, aStep, panels, bStep int)
+TEXT ·kernelAVX512NT(SB), NOSPLIT, $8-104
 	MOVQ rsA+16(FP), R13
 	SHLQ $2, R13
 	LEAQ (R13)(R13*2), R14
@@ -2418,6 +2418,8 @@ TEXT ·kernelAVX512NT(SB), NOSPLIT, $0-104
 	SHLQ $2, SI
 	VBROADCASTSS alpha+64(FP), Z31
 	MOVQ a+8(FP), R12
+	MOVQ panels+88(FP), DX
+	MOVQ DX, left-8(SP)
 	MOVQ R12, AX
 	MOVQ c+48(FP), DI
 	LEAQ (AX)(R13*4), R11
@@ -3069,13 +3071,34 @@ kernelAVX512NTsecondscaled:
 	MOVQ DI, R9
 	LEAQ (DI)(SI*2), R10
 	ADDQ SI, R10
-	DECQ tiles+88(FP)
+	DECQ left-8(SP)
+	JNZ kernelAVX512NTpanel
+	DECQ tiles+72(FP)
 	JLE kernelAVX512NTflush
-	MOVQ aStep+96(FP), DX
-	LEAQ (R12)(DX*4), R12
-	MOVQ R12, AX
+	MOVQ panels+88(FP), DX
+	MOVQ DX, left-8(SP)
+	DECQ DX
+	MOVQ DX, CX
+	IMULQ bStep+96(FP), DX
+	SHLQ $2, DX
+	SUBQ DX, b+32(FP)
+	SHLQ $7, CX
+	SUBQ CX, DI
 	LEAQ (DI)(SI*4), DI
 	LEAQ (DI)(SI*2), DI
+	MOVQ aStep+80(FP), DX
+	LEAQ (R12)(DX*4), R12
+	JMP kernelAVX512NTnext
+kernelAVX512NTpanel:
+	MOVQ bStep+96(FP), DX
+	SHLQ $2, DX
+	ADDQ DX, b+32(FP)
+	LEAQ (SI)(SI*2), DX
+	SHLQ $1, DX
+	SUBQ DX, DI
+	ADDQ $128, DI
+kernelAVX512NTnext:
+	MOVQ R12, AX
 	LEAQ (AX)(R13*4), R11
 	MOVQ b+32(FP), BX
 	VPXORD Z0, Z0, Z0
