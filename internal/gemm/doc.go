@@ -39,8 +39,13 @@
 // C of 32 MB or more that could not stay in the caches anyway; it computes
 // each 12-row tile as two halves of 6 and stores one half while the next
 // computes, since a burst of such stores at the end of a tile stalls the
-// FMAs behind it. Each call computes a whole column of tiles: with k as
-// short as 16 the call from Go cost a tenth of a tile.
+// FMAs behind it. When the block of B fits in L1 it runs a row of tiles at
+// a time across all column panels, so that C is written in runs of whole
+// rows: a column panel at a time, its stores covered 128 of every 384
+// bytes of each row per pass, which memory takes far more slowly (see
+// rowWise). Each call computes a whole column of tiles, or all the rows of
+// tiles of a block: with k as short as 16 the call from Go cost a tenth of
+// a tile.
 //
 // Products with at most 16 columns (the input and weight gradients of
 // 1×1 convolutions from 16 channels) run on a 24×16 tile instead of the
