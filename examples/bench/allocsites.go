@@ -18,7 +18,8 @@ type allocProfile struct {
 	before, after []runtime.MemProfileRecord
 }
 
-// newAllocProfile turns on the recording of every allocation; only
+// newAllocProfile turns on the recording of every allocation for the rest
+// of the process (runtime.MemProfileRate is process-wide); only
 // allocations made after it are attributed to their call stacks.
 func newAllocProfile() *allocProfile {
 	runtime.MemProfileRate = 1
