@@ -34,8 +34,9 @@
 // number; -allocsites prints the call stacks that made them, from a memory
 // profile of every allocation taken before and after the timed steps (the
 // garbage collections it forces around them empty some of the runtime's
-// caches, so it can find a few more than a plain run counts). The load average is printed before and after: on a shared
-// machine, rerun when it was high.
+// caches, so it can find a few more than a plain run counts). The load
+// average is printed before and after: on a shared machine, rerun when it
+// was high.
 package main
 
 import (
