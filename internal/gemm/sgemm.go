@@ -454,8 +454,9 @@ const rowWiseMaxB = 16 << 10
 // rather than a column panel at a time. A panel at a time, each pass down
 // the block writes 128 of every 4·nc bytes of C's rows, and this VM's
 // memory takes such strided non-temporal stores far more slowly than
-// runs: a 12.8 MB C written as 32 of 96 columns ran at 0.57 the speed of
-// the same product with C 32 columns wide. Row by row, fwd/expand16to96
+// runs: a product writing 32 of C's 96 columns ran at 0.54 the speed of
+// the same product with a C 32 columns wide (BenchmarkStreamedColumns,
+// medians of 5 runs). Row by row, fwd/expand16to96
 // at batch 8 ran 1.14× faster on two cores and 1.21× on one (medians of
 // 7 and 5 alternating runs). Only when the nc×kc block of B stays in L1
 // as the tiles cycle through its panels.
