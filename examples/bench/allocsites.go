@@ -71,21 +71,25 @@ type allocSite struct {
 	objects, bytes int64
 }
 
+// allocCount is a call stack's allocations in a profile.
+type allocCount struct{ objects, bytes int64 }
+
+// byStack sums a profile's allocations by call stack. Stacks deeper than
+// a record holds can share one truncated key.
+func byStack(profile []runtime.MemProfileRecord) map[[32]uintptr]allocCount {
+	m := make(map[[32]uintptr]allocCount, len(profile))
+	for _, r := range profile {
+		c := m[r.Stack0]
+		m[r.Stack0] = allocCount{c.objects + r.AllocObjects, c.bytes + r.AllocBytes}
+	}
+	return m
+}
+
 // allocSites subtracts profile before from profile after, by call stack.
 func allocSites(before, after []runtime.MemProfileRecord) []allocSite {
-	type count struct{ objects, bytes int64 }
-	was := make(map[[32]uintptr]count, len(before))
-	for _, r := range before {
-		c := was[r.Stack0]
-		was[r.Stack0] = count{c.objects + r.AllocObjects, c.bytes + r.AllocBytes}
-	}
-	now := make(map[[32]uintptr]count)
-	for _, r := range after {
-		c := now[r.Stack0]
-		now[r.Stack0] = count{c.objects + r.AllocObjects, c.bytes + r.AllocBytes}
-	}
+	was := byStack(before)
 	var sites []allocSite
-	for stack, c := range now {
+	for stack, c := range byStack(after) {
 		if d := c.objects - was[stack].objects; d > 0 {
 			s := allocSite{objects: d, bytes: c.bytes - was[stack].bytes}
 			for _, pc := range stack {

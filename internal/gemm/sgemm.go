@@ -456,10 +456,10 @@ const rowWiseMaxB = 16 << 10
 // memory takes such strided non-temporal stores far more slowly than
 // runs: a product writing 32 of C's 96 columns ran at 0.54 the speed of
 // the same product with a C 32 columns wide (BenchmarkStreamedColumns,
-// medians of 5 runs). Row by row, fwd/expand16to96
-// at batch 8 ran 1.14× faster on two cores and 1.21× on one (medians of
-// 7 and 5 alternating runs). Only when the nc×kc block of B stays in L1
-// as the tiles cycle through its panels.
+// medians of 5 runs). Row by row, fwd/expand16to96 at batch 8 ran 1.14×
+// faster on two cores and 1.21× on one (medians of 7 and 5 alternating
+// runs). Only when the nc×kc block of B stays in L1 as the tiles cycle
+// through its panels.
 func rowWise(nc, kc int) bool { return 4*nc*kc <= rowWiseMaxB }
 
 // streams reports whether the product's full tiles should write C with
@@ -578,14 +578,16 @@ func sgemmSerial(k *microKernel, w *workspace, transA, transB bool, i0, m, j0, n
 				// all column panels when the block of B stays in L1, so
 				// that C is written in runs of whole rows (see rowWise).
 				byRows := 0
-				if ct := c[ic*ldc+jc:]; nt && nc%nr == 0 && mc >= mr && rowWise(nc, kc) && uintptr(unsafe.Pointer(&ct[0]))%64 == 0 {
-					byRows = mc / mr * mr
-					ap, rsA, csA, aStep := aTile(0, mr)
-					bp, csB, bStep := bBlock, nr, nr*kc
-					if directB {
-						bp, csB, bStep = b[(p0+pc)*ldb+j0+jc:], ldb, nr
+				if nt && nc%nr == 0 && mc >= mr && rowWise(nc, kc) {
+					if ct := c[ic*ldc+jc:]; uintptr(unsafe.Pointer(&ct[0]))%64 == 0 {
+						byRows = mc / mr * mr
+						ap, rsA, csA, aStep := aTile(0, mr)
+						bp, csB, bStep := bBlock, nr, nr*kc
+						if directB {
+							bp, csB, bStep = b[(p0+pc)*ldb+j0+jc:], ldb, nr
+						}
+						k.runNT(kc, ap, rsA, csA, bp, csB, ct, ldc, alpha, byRows/mr, aStep, nc/nr, bStep)
 					}
-					k.runNT(kc, ap, rsA, csA, bp, csB, ct, ldc, alpha, byRows/mr, aStep, nc/nr, bStep)
 				}
 				for jr := 0; jr < nc; jr += nr {
 					cols := min(nr, nc-jr)
